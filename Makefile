@@ -1,0 +1,56 @@
+# pgfraud. The two commands: `make demo` (main job, embedded PostgreSQL) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint unit integration bench lock db-stop clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pgfraud needs Python >= 3.11, found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=24'
+	$(BIN)/pip install --quiet --disable-pip-version-check --requirement requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
+	@touch $@
+
+install: $(STAMP) ## Create .venv and install the pinned requirements (requirements.lock)
+
+demo: install ## Start the embedded PostgreSQL, migrate, show how to connect
+	$(BIN)/pgfraud demo
+
+test: install ## Lint, type-check and run every test (starts its own PostgreSQL)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: install ## ruff and mypy only
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: install ## Tests that need no database
+	$(BIN)/pytest tests/unit
+
+integration: install ## Tests against a real PostgreSQL
+	$(BIN)/pytest tests/integration
+
+bench: install ## Run the benchmarks and rewrite BENCHMARKS.md
+	$(BIN)/python -m benchmarks
+
+lock: ## Re-resolve dependencies from pyproject.toml into requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip && .lock-venv/bin/pip install --quiet -e '.[dev]'
+	{ echo '# Pinned install set for pgfraud (runtime + dev), Python 3.11. Regenerate with `make lock`.'; \
+	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -vE '^(pip|wheel)=='; } > requirements.lock
+	rm -rf .lock-venv
+
+db-stop: ## Stop the embedded PostgreSQL
+	$(BIN)/pgfraud db stop
+
+clean: ## Remove the virtualenv and caches (not the database: see `pgfraud db destroy`)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""pgfraud benchmarks: ``python -m benchmarks`` runs them all and rewrites BENCHMARKS.md."""

@@ -1,0 +1,70 @@
+"""The ``pgfraud`` command line: one entry point, one verb (group) per module."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import psycopg
+import sqlalchemy.exc
+
+from scorer import __version__
+from scorer.cli.db import db
+from scorer.cli.demo import demo
+from scorer.cli.migrate import migrate
+from scorer.db import redact
+from scorer.errors import PgfraudError
+from scorer.settings import Settings
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="pgfraud")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logs, including Alembic's.")
+def cli(verbose: bool) -> None:
+    """pgfraud: real-time card-fraud scoring where PostgreSQL is the system.
+
+    Without DATABASE_URL every command uses an embedded PostgreSQL cluster in
+    ./.pgfraud (PGFRAUD_HOME), started on first use. With DATABASE_URL set, that
+    server is used and nothing is started.
+    """
+    settings = Settings.from_env()
+    level = logging.DEBUG if verbose else getattr(logging, settings.log_level, logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+cli.add_command(db)
+cli.add_command(migrate)
+cli.add_command(demo)
+
+
+def main() -> None:
+    """Console entry point: user errors end in one line on stderr and exit status 1."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except PgfraudError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
+        original = getattr(exc, "orig", None) or exc
+        reason = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
+        url = Settings.from_env().database_url
+        target = redact(url) if url else "the embedded cluster"
+        click.echo(f"error: cannot connect to {target}: {reason}", err=True)
+        sys.exit(1)

@@ -1,0 +1,144 @@
+"""``pgfraud db``: the embedded PostgreSQL cluster (or the DATABASE_URL server)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+
+from scorer.db import connect, database_url, redact, without_password
+from scorer.embedded import EmbeddedPostgres
+from scorer.errors import PgfraudError
+from scorer.pgbin import find_server_binaries
+from scorer.settings import Settings
+
+
+@click.group()
+def db() -> None:
+    """Start, stop and inspect the database.
+
+    The embedded cluster lives in PGFRAUD_HOME (default ./.pgfraud). As root, the
+    server runs as an unprivileged OS user (PGFRAUD_PG_USER, default postgres).
+    """
+
+
+@db.command()
+def start() -> None:
+    """Start the embedded cluster (initialising it the first time); idempotent."""
+    settings = Settings.from_env()
+    if not settings.uses_embedded:
+        _check_external(settings)
+        return
+    cluster = EmbeddedPostgres(settings)
+    was_running = cluster.status().running
+    url = cluster.start()
+    state = "already running" if was_running else "started"
+    click.echo(f"embedded PostgreSQL {state}: {redact(url)}")
+    click.echo(f"data: {cluster.status().data_dir}")
+    click.echo("connect: pgfraud db psql   |   export DATABASE_URL=$(pgfraud db url)")
+
+
+@db.command()
+@click.option("--immediate", is_flag=True, help="Abort without a clean shutdown (crash test).")
+def stop(immediate: bool) -> None:
+    """Stop the embedded cluster; idempotent."""
+    settings = Settings.from_env()
+    if not settings.uses_embedded:
+        click.echo("DATABASE_URL is set: pgfraud does not manage that server; nothing stopped.")
+        return
+    stopped = EmbeddedPostgres(settings).stop(mode="immediate" if immediate else "fast")
+    click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL is not running")
+
+
+@db.command()
+def status() -> None:
+    """Show whether the database is up, where, and which binaries it runs.
+
+    Exit status: 0 running, 3 stopped or never initialised (as pg_ctl status).
+    """
+    settings = Settings.from_env()
+    if not settings.uses_embedded:
+        _check_external(settings)
+        return
+    info = EmbeddedPostgres(settings).status()
+    if not info.initialized:
+        click.echo(f"no embedded cluster in {info.home} yet; `pgfraud db start` creates it")
+        sys.exit(3)
+    rows = [
+        ("state", "running" if info.running else "stopped"),
+        ("url", redact(info.url) if info.url else "-"),
+        ("port", str(info.port or "-")),
+        ("pid", str(info.pid or "-")),
+        ("data", str(info.data_dir)),
+        ("server user", info.os_user or "-"),
+        ("binaries", f"{info.bindir} ({info.bin_source})"),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:<12} {value}")
+    if not info.running:
+        sys.exit(3)
+
+
+@db.command()
+def url() -> None:
+    """Print the database URL (password included), e.g. for DATABASE_URL."""
+    click.echo(database_url())
+
+
+@db.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+def psql(psql_args: tuple[str, ...]) -> None:
+    """Open psql on the database; extra arguments go to psql.
+
+    \b
+    Examples:
+      pgfraud db psql
+      pgfraud db psql -c '\\dn'
+      pgfraud db psql -- --help      (psql's own help)
+    """
+    target = database_url()
+    conninfo, password = without_password(target)
+    executable = shutil.which("psql") or _bundled_psql()
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = password
+    os.execvpe(executable, [executable, conninfo, *psql_args], env)
+
+
+@db.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def destroy(yes: bool) -> None:
+    """Stop the embedded cluster and delete its data (irreversible)."""
+    settings = Settings.from_env()
+    if not settings.uses_embedded:
+        raise PgfraudError("DATABASE_URL is set: pgfraud never deletes an external server's data")
+    cluster = EmbeddedPostgres(settings)
+    info = cluster.status()
+    if not info.initialized:
+        click.echo(f"no embedded cluster in {settings.home}; nothing to delete")
+        return
+    if not yes:
+        click.confirm(f"Delete the cluster in {info.data_dir} and all its data?", abort=True)
+    cluster.destroy()
+    click.echo("embedded cluster deleted")
+
+
+def _check_external(settings: Settings) -> None:
+    assert settings.database_url
+    with connect(settings.database_url) as conn:
+        row = conn.execute("select current_setting('server_version')").fetchone()
+    version = row[0] if row else "?"
+    click.echo(f"DATABASE_URL is set: using {redact(settings.database_url)} "
+               f"(PostgreSQL {version}); nothing started")
+
+
+def _bundled_psql() -> str:
+    settings = Settings.from_env()
+    candidate = find_server_binaries(env_bindir=settings.pg_bindir).bindir / "psql"
+    if not candidate.exists():
+        raise PgfraudError("psql not found: install the PostgreSQL client (postgresql-client)")
+    return str(candidate)

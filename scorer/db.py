@@ -1,0 +1,89 @@
+"""The one place that resolves the database URL and opens connections.
+
+With ``DATABASE_URL`` set, every connection goes to that server; otherwise to the
+embedded cluster, which is started on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+import sqlalchemy
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from scorer.embedded import EmbeddedPostgres
+from scorer.errors import DatabaseUnavailableError
+from scorer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings | None = None, *, start: bool = True) -> str:
+    """The URL everything connects to; starts the embedded cluster when it is the default."""
+    settings = settings or Settings.from_env()
+    if settings.database_url:
+        return settings.database_url
+    cluster = EmbeddedPostgres(settings)
+    return cluster.start() if start else cluster.url()
+
+
+def connect(url: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
+    """Open a psycopg connection; an unreachable server becomes one clear error."""
+    url = url or database_url()
+    try:
+        return psycopg.connect(url, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailableError(
+            f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[-1]}"
+        ) from exc
+
+
+def sqlalchemy_url(url: str) -> sqlalchemy.URL:
+    """The same database as a SQLAlchemy URL on the psycopg (3) driver."""
+    params = conninfo_to_dict(url)
+    query = {
+        k: str(v) for k, v in params.items()
+        if k not in {"host", "port", "user", "password", "dbname"} and v is not None
+    }
+    port = params.get("port")
+    return sqlalchemy.URL.create(
+        "postgresql+psycopg",
+        username=_opt(params.get("user")),
+        password=_opt(params.get("password")),
+        host=_opt(params.get("host")),
+        port=int(port) if port else None,
+        database=_opt(params.get("dbname")),
+        query=query,
+    )
+
+
+def create_engine(url: str | None = None, **kwargs: Any) -> sqlalchemy.Engine:
+    return sqlalchemy.create_engine(sqlalchemy_url(url or database_url()), **kwargs)
+
+
+def redact(url: str) -> str:
+    """``url`` with its password masked, for messages and logs."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable database URL>"
+    if params.get("password"):
+        params["password"] = "***"
+    host, port, db = params.get("host", "localhost"), params.get("port", "5432"), params.get(
+        "dbname", ""
+    )
+    user = params.get("user", "")
+    return f"postgresql://{user}{':***' if params.get('password') else ''}@{host}:{port}/{db}"
+
+
+def without_password(url: str) -> tuple[str, str | None]:
+    """Split ``url`` into a conninfo string without the password, and the password."""
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)
+    return make_conninfo("", **params), (str(password) if password is not None else None)
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)

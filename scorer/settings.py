@@ -1,0 +1,56 @@
+"""One settings object, read from the environment, for the CLI, workers and Alembic.
+
+>>> s = Settings.from_env({"DATABASE_URL": "postgresql://u@db/pgfraud"})
+>>> s.database_url, s.uses_embedded
+('postgresql://u@db/pgfraud', False)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The repository root: ``sql/`` and ``migrations/`` live here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "sql"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the environment variable that sets it.
+
+    ``database_url``  DATABASE_URL: use this server; when unset, the embedded cluster.
+    ``home``          PGFRAUD_HOME: project folder for the embedded cluster and local
+                      state (default ``./.pgfraud``).
+    ``pg_bindir``     PGFRAUD_PG_BINDIR: PostgreSQL server binaries to use (default:
+                      searched on PATH, ``pg_config``, ``/usr/lib/postgresql/*/bin``,
+                      then the ``pgserver`` wheel).
+    ``pg_os_user``    PGFRAUD_PG_USER: OS user that runs the embedded server when
+                      pgfraud runs as root (default ``postgres``, else ``pgfraud``).
+    ``log_level``     PGFRAUD_LOG_LEVEL (default ``INFO``).
+    """
+
+    database_url: str | None = None
+    home: Path = Path(".pgfraud")
+    pg_bindir: Path | None = None
+    pg_os_user: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def uses_embedded(self) -> bool:
+        return not self.database_url
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        bindir = env.get("PGFRAUD_PG_BINDIR")
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            home=Path(env.get("PGFRAUD_HOME") or ".pgfraud").expanduser().absolute(),
+            pg_bindir=Path(bindir).expanduser() if bindir else None,
+            pg_os_user=env.get("PGFRAUD_PG_USER") or None,
+            log_level=(env.get("PGFRAUD_LOG_LEVEL") or "INFO").upper(),
+        )

@@ -1,0 +1,62 @@
+-- Accepted transactions and the quarantine for rejected input. Applied by migration 0001.
+--
+-- No raw card number is ever stored: the producer replaces it with
+-- card_token = hex(HMAC-SHA256(key, PAN)) and card_last4 before a row leaves its process.
+
+create table ingest.transactions (
+    transaction_id          bigint generated always as identity primary key,
+    trans_num               text not null,            -- idempotency key from the source
+    transacted_at           timestamptz not null,     -- event time
+    card_token              text not null,
+    card_last4              text not null,
+    amount                  numeric(12, 2) not null,
+    merchant                text not null,
+    category                text not null,
+    merchant_lat            double precision not null,
+    merchant_long           double precision not null,
+    home_lat                double precision,         -- cardholder's home, as known at the time
+    home_long               double precision,
+    city_pop                integer,
+    cardholder_birth_date   date,
+    payload_sha256          text not null,            -- hash of the accepted payload: detects conflicting re-sends
+    source                  text not null,            -- stream | csv | replay
+    ingested_at             timestamptz not null default now(),
+
+    constraint transactions_trans_num_key unique (trans_num),
+    constraint transactions_card_token_check check (card_token ~ '^[0-9a-f]{64}$'),
+    constraint transactions_card_last4_check check (card_last4 ~ '^[0-9]{4}$'),
+    constraint transactions_amount_check check (amount >= 0),
+    constraint transactions_merchant_lat_check check (merchant_lat between -90 and 90),
+    constraint transactions_merchant_long_check check (merchant_long between -180 and 180),
+    constraint transactions_home_lat_check check (home_lat between -90 and 90),
+    constraint transactions_home_long_check check (home_long between -180 and 180),
+    constraint transactions_payload_sha256_check check (payload_sha256 ~ '^[0-9a-f]{64}$'),
+    constraint transactions_source_check check (source in ('stream', 'csv', 'replay'))
+);
+
+comment on table ingest.transactions is
+    'Accepted card transactions. card_token is HMAC-SHA256 of the PAN; the PAN itself is never stored.';
+
+-- Card history in event time: the access path of every card velocity feature.
+create index transactions_card_token_transacted_at_idx
+    on ingest.transactions (card_token, transacted_at, transaction_id);
+create index transactions_merchant_transacted_at_idx
+    on ingest.transactions (merchant, transacted_at);
+
+create table ingest.quarantine (
+    quarantine_id   bigint generated always as identity primary key,
+    trans_num       text,                            -- when the input had one
+    reason          text not null,                   -- machine-readable, e.g. bad_card_number, conflict
+    detail          text,                            -- human-readable explanation
+    raw_payload     jsonb not null,                  -- the input as received, card number masked
+    source          text not null,
+    quarantined_at  timestamptz not null default now(),
+
+    constraint quarantine_reason_check check (reason ~ '^[a-z][a-z0-9_]*$'),
+    constraint quarantine_source_check check (source in ('stream', 'csv', 'replay'))
+);
+
+comment on table ingest.quarantine is
+    'Rejected input with the reason; the stream never stops for bad rows.';
+
+create index quarantine_reason_quarantined_at_idx on ingest.quarantine (reason, quarantined_at);

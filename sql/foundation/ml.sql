@@ -1,0 +1,32 @@
+-- The model registry. Applied by migration 0001.
+
+create table ml.models (
+    model_version           integer generated always as identity primary key,
+    status                  text not null default 'candidate',
+    algorithm               text not null default 'lightgbm',
+    onnx_model              bytea not null,
+    onnx_sha256             text not null,
+    feature_names           text[] not null,
+    feature_set_version     integer not null,
+    threshold               double precision not null,
+    trained_from            timestamptz,             -- training window, event time
+    trained_to              timestamptz,
+    label_cutoff_at         timestamptz,             -- labels with labeled_at <= this were used
+    metrics                 jsonb not null default '{}',
+    reference_distributions jsonb not null default '{}',  -- feature and score bins, for drift
+    note                    text,
+    created_at              timestamptz not null default now(),
+    promoted_at             timestamptz,
+
+    constraint models_status_check
+        check (status in ('candidate', 'champion', 'shadow', 'retired')),
+    constraint models_threshold_check check (threshold between 0 and 1),
+    constraint models_onnx_sha256_check check (onnx_sha256 ~ '^[0-9a-f]{64}$'),
+    constraint models_feature_names_check check (cardinality(feature_names) > 0)
+);
+
+comment on table ml.models is
+    'Registered models: ONNX bytes plus everything needed to replay a decision.';
+
+-- One champion at a time, enforced by the database rather than by convention.
+create unique index models_one_champion_idx on ml.models (status) where status = 'champion';

@@ -1,0 +1,90 @@
+"""Test fixtures: a real PostgreSQL that the test session starts itself.
+
+The server comes from the same embedded launcher users run (``scorer.embedded``), in a
+temporary project folder, so the suite works on a fresh machine and as root. Set
+``PGFRAUD_TEST_DATABASE_URL`` (an admin URL) to run against an existing server instead.
+
+Every test that touches data gets its own database, cloned from a migrated template.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from scorer import migrate
+from scorer.embedded import EmbeddedPostgres
+from scorer.settings import Settings
+
+
+def database_url_for(admin_url: str, dbname: str) -> str:
+    """The same server as ``admin_url``, another database."""
+    params = conninfo_to_dict(admin_url)
+    params["dbname"] = dbname
+    return make_conninfo("", **params)
+
+
+def embedded_settings(home: Path) -> Settings:
+    """Settings for an embedded cluster in ``home``, whatever DATABASE_URL says."""
+    return dataclasses.replace(Settings.from_env(), home=home, database_url=None)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("PGFRAUD_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    cluster = EmbeddedPostgres(embedded_settings(tmp_path_factory.mktemp("pgfraud-home")))
+    cluster.start()
+    yield cluster.url("postgres")
+    cluster.destroy()
+
+
+def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        statement = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" template {}").format(sql.Identifier(template))
+        conn.execute(statement)
+    return database_url_for(admin_url, name)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
+            sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> Iterator[str]:
+    """Name of a database migrated to head, cloned by ``db_url``."""
+    name = f"pgfraud_template_{uuid.uuid4().hex[:8]}"
+    migrate.upgrade(_create_database(pg_admin_url, name))
+    yield name
+    _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A fresh database at the latest schema revision."""
+    name = f"pgfraud_test_{uuid.uuid4().hex[:12]}"
+    url = _create_database(pg_admin_url, name, template=template_db)
+    yield url
+    _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_db_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database with nothing migrated."""
+    name = f"pgfraud_empty_{uuid.uuid4().hex[:12]}"
+    yield _create_database(pg_admin_url, name)
+    _drop_database(pg_admin_url, name)

@@ -1,0 +1,103 @@
+"""The ``pgfraud`` command as a user runs it: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
+SCHEMAS = ("analytics", "features", "ingest", "ml", "scoring")
+
+
+def run(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([PGFRAUD, *args], env=env, capture_output=True, text=True,
+                            timeout=180, stdin=subprocess.DEVNULL)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PGFRAUD_HOME")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def home_env() -> Iterator[dict[str, str]]:
+    parent = Path(tempfile.mkdtemp(prefix="pgfraud-cli-"))
+    parent.chmod(0o755)
+    env = base_env(PGFRAUD_HOME=str(parent / ".pgfraud"))
+    yield env
+    subprocess.run([PGFRAUD, "db", "destroy", "--yes"], env=env, capture_output=True)
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_embedded_lifecycle_from_the_command_line(home_env: dict[str, str]) -> None:
+    never = run("db", "status", env=home_env, check=False)
+    assert never.returncode == 3 and "pgfraud db start" in never.stdout
+
+    started = run("db", "start", env=home_env)
+    assert "started" in started.stdout and "***" in started.stdout
+    assert "already running" in run("db", "start", env=home_env).stdout
+
+    status = run("db", "status", env=home_env)
+    assert "running" in status.stdout
+
+    url = run("db", "url", env=home_env).stdout.strip()
+    assert url.startswith("postgresql://pgfraud:") and "***" not in url
+
+    demo = run("demo", env=home_env)
+    assert "revision 0001" in demo.stdout
+    listing = run("db", "psql", "-c", r"\dn", env=home_env).stdout
+    for schema in SCHEMAS:
+        assert schema in listing
+
+    assert "stopped" in run("db", "stop", env=home_env).stdout
+    assert "not running" in run("db", "stop", env=home_env).stdout
+    assert run("db", "status", env=home_env, check=False).returncode == 3
+
+    assert "deleted" in run("db", "destroy", "--yes", env=home_env).stdout
+    assert run("db", "status", env=home_env, check=False).returncode == 3
+
+
+def test_database_url_is_used_and_nothing_is_started(empty_db_url: str, tmp_path: Path) -> None:
+    env = base_env(DATABASE_URL=empty_db_url, PGFRAUD_HOME=str(tmp_path / "unused"))
+
+    assert "nothing started" in run("db", "start", env=env).stdout
+    assert "(empty)" in run("migrate", "--status", env=env).stdout
+    assert "-> 0001" in run("migrate", env=env).stdout
+    assert "nothing to do" in run("migrate", env=env).stdout
+
+    listing = run("db", "psql", "-c", r"\dn", env=env).stdout
+    assert all(schema in listing for schema in SCHEMAS)
+
+    assert "0001 -> (empty)" in run("migrate", "--downgrade", "base", env=env).stdout
+    listing = run("db", "psql", "-At", "-c", r"select nspname from pg_namespace", env=env).stdout
+    assert not set(SCHEMAS) & set(listing.split())
+    assert not (tmp_path / "unused").exists()  # no embedded cluster was made
+
+
+def test_unreachable_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = base_env(DATABASE_URL="postgresql://nobody:secret@127.0.0.1:1/none")
+    result = run("migrate", env=env, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot connect to postgresql://nobody:***@127.0.0.1:1")
+    assert "Traceback" not in result.stderr
+    assert "secret" not in result.stderr
+
+
+def test_missing_server_binaries_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = base_env(PGFRAUD_HOME=str(tmp_path / ".pgfraud"),
+                   PGFRAUD_PG_BINDIR=str(tmp_path / "nowhere"))
+    result = run("db", "start", env=env, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: no PostgreSQL server binaries")
+    assert "Traceback" not in result.stderr
