@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -44,26 +45,26 @@ def _measure(binaries: ServerBinaries) -> dict[str, list[float]]:
         parent.chmod(0o755)
         settings = dataclasses.replace(Settings.from_env(), home=parent / ".pgfraud",
                                        database_url=None, pg_bindir=binaries.bindir)
-        cluster = EmbeddedPostgres(settings)
         try:
-            add("cold start (initdb + start + create db)", timed(cluster.start))
-            add("start when already running", timed(cluster.start))
-            add("stop (fast)", timed(cluster.stop))
-            add("warm start", timed(cluster.start))
-            url = cluster.url()
-            add("migrate empty db to head", timed(lambda: migrate.upgrade(url)))
-            add("downgrade head to base", timed(lambda: migrate.downgrade(url, "base")))
-            migrate.upgrade(url)
-            admin = cluster.url("postgres")
-            with psycopg.connect(admin, autocommit=True) as conn:
-                def clone() -> None:
-                    conn.execute(sql.SQL("create database clone template {}").format(
-                        sql.Identifier("pgfraud")))
-                add("clone migrated db (per-test fixture)", timed(clone))
+            _one_round(EmbeddedPostgres(settings), add)
         finally:
-            cluster.destroy()
+            EmbeddedPostgres(settings).destroy()
             shutil.rmtree(parent, ignore_errors=True)
     return samples
+
+
+def _one_round(cluster: EmbeddedPostgres, add: Callable[[str, float], None]) -> None:
+    add("cold start (initdb + start + create db)", timed(cluster.start))
+    add("start when already running", timed(cluster.start))
+    add("stop (fast)", timed(cluster.stop))
+    add("warm start", timed(cluster.start))
+    url = cluster.url()
+    add("migrate empty db to head", timed(lambda: migrate.upgrade(url)))
+    add("downgrade head to base", timed(lambda: migrate.downgrade(url, "base")))
+    migrate.upgrade(url)
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        clone = sql.SQL("create database clone template {}").format(sql.Identifier("pgfraud"))
+        add("clone migrated db (per-test fixture)", timed(lambda: conn.execute(clone)))
 
 
 def run() -> Section:
