@@ -255,15 +255,26 @@ class EmbeddedPostgres:
     def _reachable_bindir(self, binaries: ServerBinaries, user: OsUser) -> Path:
         if user.uid == os.geteuid() or self._user_can_reach(user, binaries.bindir / "postgres"):
             return binaries.bindir
-        prefix = binaries.bindir.parent
-        digest = hashlib.sha256(str(prefix).encode()).hexdigest()[:16]
+        # Copy the installation where the server user can execute it, keeping the
+        # layout relative links rely on: a wheel's binaries find their bundled
+        # libraries in a sibling ``<package>.libs`` folder (auditwheel's rpath).
+        wheel = binaries.bindir.parts[-3:] == ("pgserver", "pginstall", "bin")
+        root = binaries.bindir.parents[2] if wheel else binaries.bindir.parents[1]
+        parts = ["pgserver/pginstall", "pgserver.libs"] if wheel else [binaries.bindir.parent.name]
+        digest = hashlib.sha256(str(binaries.bindir).encode()).hexdigest()[:16]
         copy = FALLBACK_ROOT / f"pg-{digest}"
-        if not is_server_bindir(copy / "bin"):
-            log.info("copying PostgreSQL from %s to %s (not reachable by %s)", prefix, copy,
+        copied_bindir = copy / binaries.bindir.relative_to(root)
+        if not is_server_bindir(copied_bindir):
+            log.info("copying PostgreSQL from %s to %s (not reachable by %s)", root, copy,
                      user.name)
             shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(prefix, copy, symlinks=True)
-        return copy / "bin"
+            for part in parts:
+                if (root / part).exists():
+                    shutil.copytree(root / part, copy / part, symlinks=True)
+            for directory in [copy, *copy.rglob("*")]:
+                if directory.is_dir():
+                    directory.chmod(0o755)
+        return copied_bindir
 
     @staticmethod
     def _user_can_reach(user: OsUser, path: Path) -> bool:
