@@ -175,7 +175,7 @@ class EmbeddedPostgres:
     # ----------------------------------------------------------------- first start
     def _initialise(self) -> ClusterState:
         binaries = find_server_binaries(env_bindir=self.settings.pg_bindir)
-        user = self._server_user()
+        user = self.server_user()
         cluster_dir = self._cluster_dir(user)
         bindir = self._reachable_bindir(binaries, user)
         log.info("initialising PostgreSQL %s (%s) in %s", binaries.version, binaries.source,
@@ -213,7 +213,7 @@ class EmbeddedPostgres:
         self._save_state(state)
         return state
 
-    def _server_user(self) -> OsUser:
+    def server_user(self) -> OsUser:
         if os.geteuid() != 0:
             return OsUser.current()
         for name in filter(None, (self.settings.pg_os_user, "postgres")):

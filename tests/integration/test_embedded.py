@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pwd
 import shutil
 import socket
 import stat
@@ -175,3 +176,44 @@ def test_pgserver_wheel_is_the_last_resort_and_runs(tmp_path: Path) -> None:
     finally:
         cluster.destroy()
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def _start_as(uid: int, gid: int, home: Path) -> str:
+    """In a forked child running as uid/gid: start a cluster, query it, stop it.
+    Returns '' on success, else the child's error."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_end)
+        message = ""
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            cluster = EmbeddedPostgres(embedded_settings(home))
+            with psycopg.connect(cluster.start()) as conn:
+                conn.execute("select 1")
+            cluster.stop()
+        except BaseException as exc:
+            message = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, message.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        message = reader.read()
+    os.waitpid(pid, 0)
+    return message
+
+
+def test_works_for_a_normal_user_too(home: Path) -> None:
+    if os.geteuid() != 0:
+        # Every other test here already runs as a normal user.
+        cluster = EmbeddedPostgres(embedded_settings(home))
+        cluster.start()
+        assert cluster.status().os_user == pwd.getpwuid(os.geteuid()).pw_name
+        return
+    user = EmbeddedPostgres(embedded_settings(home)).server_user()  # an unprivileged user
+    home.parent.chmod(0o777)
+    assert _start_as(user.uid, user.gid, home) == ""
+    assert (home / "cluster.json").stat().st_uid == user.uid
+    assert (home / "postgres" / "data").stat().st_uid == user.uid
