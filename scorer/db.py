@@ -11,10 +11,11 @@ from typing import Any
 
 import psycopg
 import sqlalchemy
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from scorer.embedded import EmbeddedPostgres
-from scorer.errors import DatabaseUnavailableError
+from scorer.errors import DatabaseUnavailableError, PgfraudError
 from scorer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,15 +30,32 @@ def database_url(settings: Settings | None = None, *, start: bool = True) -> str
     return cluster.start() if start else cluster.url()
 
 
-def connect(url: str | None = None, **kwargs: Any) -> psycopg.Connection[Any]:
-    """Open a psycopg connection; an unreachable server becomes one clear error."""
+def connect(url: str | None = None, *, role: str | None = None,
+            **kwargs: Any) -> psycopg.Connection[Any]:
+    """Open a psycopg connection; an unreachable server becomes one clear error.
+
+    With ``role``, the session acts as that role (``set role``), so a process runs with
+    the least privilege it needs even when it logs in as the owner.
+    """
     url = url or database_url()
     try:
-        return psycopg.connect(url, connect_timeout=10, **kwargs)
+        conn = psycopg.connect(url, connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailableError(
             f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[-1]}"
         ) from exc
+    if role:
+        try:
+            conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+            conn.commit()
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidParameterValue):
+            user = conninfo_to_dict(url).get("user", "this user")
+            conn.close()
+            raise PgfraudError(
+                f"{user} may not act as {role}; run `pgfraud migrate` first, or as the "
+                f"owner: grant {role} to {user}"
+            ) from None
+    return conn
 
 
 def sqlalchemy_url(url: str) -> sqlalchemy.URL:

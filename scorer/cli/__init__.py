@@ -12,6 +12,7 @@ import sqlalchemy.exc
 from scorer import __version__
 from scorer.cli.db import db
 from scorer.cli.demo import demo
+from scorer.cli.ingest import import_csv, produce
 from scorer.cli.migrate import migrate
 from scorer.db import redact
 from scorer.errors import PgfraudError
@@ -41,6 +42,8 @@ def cli(verbose: bool) -> None:
 cli.add_command(db)
 cli.add_command(migrate)
 cli.add_command(demo)
+cli.add_command(produce)
+cli.add_command(import_csv)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import click
 from scorer import migrate as migrations
 from scorer.db import connect, database_url, redact
 
-SCHEMAS = ("ingest", "features", "scoring", "ml", "analytics")
+SCHEMAS = ("ingest", "features", "scoring", "ml", "analytics", "truth")
 
 
 @click.command()

@@ -21,7 +21,8 @@ create table ml.models (
     constraint models_status_check
         check (status in ('candidate', 'champion', 'shadow', 'retired')),
     constraint models_threshold_check check (threshold between 0 and 1),
-    constraint models_onnx_sha256_check check (onnx_sha256 ~ '^[0-9a-f]{64}$'),
+    constraint models_onnx_sha256_check
+        check (length(onnx_sha256) = 64 and onnx_sha256 !~ '[^0-9a-f]'),
     constraint models_feature_names_check check (cardinality(feature_names) > 0)
 );
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from scorer.migrate import head_revision
+
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
 SCHEMAS = ("analytics", "features", "ingest", "ml", "scoring")
 
@@ -55,7 +57,7 @@ def test_embedded_lifecycle_from_the_command_line(home_env: dict[str, str]) -> N
     assert url.startswith("postgresql://pgfraud:") and "***" not in url
 
     demo = run("demo", env=home_env)
-    assert "revision 0001" in demo.stdout
+    assert f"revision {head_revision()}" in demo.stdout
     listing = run("db", "psql", "-c", r"\dn", env=home_env).stdout
     for schema in SCHEMAS:
         assert schema in listing
@@ -73,13 +75,14 @@ def test_database_url_is_used_and_nothing_is_started(empty_db_url: str, tmp_path
 
     assert "nothing started" in run("db", "start", env=env).stdout
     assert "(empty)" in run("migrate", "--status", env=env).stdout
-    assert "-> 0001" in run("migrate", env=env).stdout
+    assert f"-> {head_revision()}" in run("migrate", env=env).stdout
     assert "nothing to do" in run("migrate", env=env).stdout
 
     listing = run("db", "psql", "-c", r"\dn", env=env).stdout
     assert all(schema in listing for schema in SCHEMAS)
 
-    assert "0001 -> (empty)" in run("migrate", "--downgrade", "base", env=env).stdout
+    downgraded = run("migrate", "--downgrade", "base", env=env).stdout
+    assert f"{head_revision()} -> (empty)" in downgraded
     listing = run("db", "psql", "-At", "-c", r"select nspname from pg_namespace", env=env).stdout
     assert not set(SCHEMAS) & set(listing.split())
     assert not (tmp_path / "unused").exists()  # no embedded cluster was made

@@ -27,8 +27,20 @@ insert into scoring.predictions (transaction_id, model_version, feature_set_vers
 values (%(tx)s, %(model)s, 1, 0.2, 0.5, false)
 """
 NEW_QUARANTINE = """
-insert into ingest.quarantine (reason, raw_payload, source)
-values ('bad_amount', '{"amt": "x"}', 'csv')
+insert into ingest.quarantine (reason, raw_payload, raw_sha256, source)
+values ('bad_amount', '{"amt": "x"}', md5(random()::text), 'csv')
+"""
+
+STAGE_ROW = """
+insert into ingest.staged_transactions (batch_id, ordinal, trans_num, transacted_at,
+    card_token, card_last4, amount, merchant, category, merchant_lat, merchant_long,
+    payload_sha256, source)
+values (gen_random_uuid(), 0, 't-staged', now(), repeat('b', 64), '4242', 1, 'm', 'c', 1, 1,
+    repeat('c', 64), 'csv')
+"""
+NEW_INCIDENT = """
+insert into truth.fraud_incidents (incident_id, scenario, started_at)
+values ('i-1', 'card_testing', now()) on conflict do nothing
 """
 
 # (role, statement, allowed). %(tx)s, %(tx2)s and %(model)s are filled from fixtures.
@@ -47,6 +59,15 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_producer", "select * from scoring.predictions", False),
     ("pgfraud_producer", "select * from ml.models", False),
     ("pgfraud_producer", "create table ingest.sneaky (i int)", False),
+    ("pgfraud_producer", STAGE_ROW, True),
+    ("pgfraud_producer", "select * from ingest.accept_batch(gen_random_uuid())", True),
+    ("pgfraud_producer", "select * from ingest.staged_transactions", False),
+    ("pgfraud_producer", "delete from ingest.staged_transactions", False),
+    ("pgfraud_producer", NEW_INCIDENT, True),
+    ("pgfraud_producer", "select * from truth.fraud_transactions", False),
+    ("pgfraud_producer", "select * from truth.fraud_incidents", False),
+    ("pgfraud_producer", "insert into truth.fraud_transactions (trans_num) values ('x')",
+     False),
     # scorer: read ingest and ml, write scoring.
     ("pgfraud_scorer", "select * from ingest.transactions", True),
     ("pgfraud_scorer", "select * from ml.models", True),
@@ -61,6 +82,11 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_scorer", "update ml.models set status = 'champion'", False),
     ("pgfraud_scorer", "delete from ml.models", False),
     ("pgfraud_scorer", "create table scoring.sneaky (i int)", False),
+    # Nothing on the scoring path may see ground truth or the staging area.
+    ("pgfraud_scorer", "select * from truth.fraud_transactions", False),
+    ("pgfraud_scorer", "select * from truth.fraud_incidents", False),
+    ("pgfraud_scorer", "select * from ingest.staged_transactions", False),
+    ("pgfraud_scorer", "select * from ingest.accept_batch(gen_random_uuid())", False),
     # analyst: read predictions, write true_value and label_note only.
     ("pgfraud_analyst", "select * from scoring.predictions", True),
     ("pgfraud_analyst",
@@ -78,6 +104,7 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_analyst", "select * from ingest.transactions", False),
     ("pgfraud_analyst", "select * from ml.models", False),
     ("pgfraud_analyst", NEW_TRANSACTION, False),
+    ("pgfraud_analyst", "select * from truth.fraud_transactions", False),
     # reader: SELECT on analytics (including tables created later), no writes anywhere.
     ("pgfraud_reader", "select * from analytics.daily_volume", True),
     ("pgfraud_reader", "insert into analytics.daily_volume values (current_date, 1)", False),
@@ -90,6 +117,7 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_reader", NEW_TRANSACTION, False),
     ("pgfraud_reader", "select * from ml.models", False),
     ("pgfraud_reader", "create table public.sneaky (i int)", False),
+    ("pgfraud_reader", "select * from truth.fraud_transactions", False),
 ]
 
 

@@ -1,0 +1,177 @@
+"""``pgfraud produce`` and ``pgfraud import``: transactions into ingest.transactions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from producer import kaggle
+from producer.cards import Tokenizer
+from producer.ingest import Ingestor, IngestStats
+from producer.records import Rejection
+from producer.run import Limits, parse_duration, run, take
+from producer.stream import StreamConfig, TransactionStream
+from scorer.db import connect, redact
+
+PRODUCER_ROLE = "pgfraud_producer"
+console = Console(stderr=True)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _start(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@click.command()
+@click.option("--seed", default=42, show_default=True, help="Same seed, same world and stream.")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many transactions.")
+@click.option("--duration", callback=_duration, metavar="TIME",
+              help="Stop after this much wall-clock time (30s, 10m, 2h).")
+@click.option("--span", callback=_duration, metavar="TIME",
+              help="Stop after this much simulated time (e.g. 30d for a month).")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), metavar="TX/S",
+              help="Pace to this many transactions per wall-clock second [default: as fast "
+                   "as possible].")
+@click.option("--start", callback=_start, metavar="ISO-TIME",
+              help="Simulated clock start, e.g. 2026-10-01 (UTC) [default: now].")
+@click.option("--fraud-rate", default=0.01, show_default=True,
+              type=click.FloatRange(0, 0.5, max_open=True),
+              help="Share of transactions that are fraudulent.")
+@click.option("--cards", default=2000, show_default=True, type=click.IntRange(min=3),
+              help="Cardholders (one card each).")
+@click.option("--merchants", default=400, show_default=True, type=click.IntRange(min=14),
+              help="Merchants across 14 categories.")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1),
+              help="Rows per COPY batch (a batch is also flushed every second).")
+@click.option("--to-csv", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write a Kaggle-layout CSV instead of the database (needs --count or "
+                   "--span; the file holds the synthetic card numbers, as the layout does).")
+def produce(seed: int, count: int | None, duration: float | None, span: float | None,
+            rate: float | None, start: dt.datetime | None, fraud_rate: float, cards: int,
+            merchants: int, batch_size: int, to_csv: Path | None) -> None:
+    """Stream simulated card transactions, with labelled fraud, into the database.
+
+    Cardholders live in US cities and spend by category with daily and weekly rhythms
+    and occasional trips. Fraud incidents (card testing, account takeover, compromised
+    merchants) make up --fraud-rate of the stream; which rows are fraud is written only
+    to the truth schema, which the scorer cannot read. Event time is simulated from
+    --start, so --span 30d generates a month as fast as the database takes it.
+    Runs until --count, --duration or --span is reached, or until Ctrl-C / SIGTERM.
+
+    \b
+    Examples:
+      pgfraud produce --start 2026-10-01 --span 30d          # a month of history
+      pgfraud produce --rate 500 --duration 30               # live traffic for 30 s
+    """
+    config = StreamConfig(seed=seed, start=start or StreamConfig().start,
+                          fraud_rate=fraud_rate, cards=cards, merchants=merchants)
+    stream = TransactionStream(config)
+    limits = Limits(count=count, duration_s=duration, span_s=span, rate=rate)
+    if to_csv is not None:
+        if count is None and span is None:
+            raise click.UsageError("--to-csv needs --count or --span")
+        written = kaggle.write_rows(to_csv, take(stream, limits), seed=seed)
+        click.echo(f"wrote {written:,} transactions ({stream.fraud_emitted:,} fraudulent) "
+                   f"to {to_csv}")
+        return
+    tokenizer = Tokenizer.from_settings()
+    with connect(role=PRODUCER_ROLE) as conn:
+        console.print(f"producing into {redact(conn.info.dsn)} as {PRODUCER_ROLE} "
+                      f"(seed {seed}, from {config.start:%Y-%m-%d %H:%M} UTC)")
+        started = time.monotonic()
+        columns = (SpinnerColumn(), TextColumn("{task.description}"),
+                   BarColumn() if count else TextColumn(""),
+                   TextColumn("{task.completed:,.0f} tx"), TimeElapsedColumn())
+        with Ingestor(conn, source="stream", tokenizer=tokenizer,
+                      batch_size=batch_size) as ingestor, \
+                Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("producing", total=count)
+
+            def tick(sent: int, tx: object) -> None:
+                if sent % 500 == 0:
+                    clock = stream.clock.strftime("%Y-%m-%d %H:%M")
+                    progress.update(task, completed=sent, description=f"sim clock {clock}")
+
+            sent = run(stream, ingestor, limits, on_progress=tick)
+    _summary(ingestor.stats, sent, time.monotonic() - started,
+             extra={"fraud transactions": stream.fraud_emitted,
+                    "simulated until": f"{stream.clock:%Y-%m-%d %H:%M} UTC"})
+
+
+@click.command(name="import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(min=1),
+              help="Rows per COPY batch (one database transaction each).")
+def import_csv(csv_file: Path, batch_size: int) -> None:
+    """Import a Kaggle-layout CSV (fraudTrain.csv / fraudTest.csv).
+
+    Streams the file in constant memory. Card numbers are tokenized before they leave
+    this process; is_fraud goes to the truth schema only. Bad rows are quarantined in
+    ingest.quarantine with a reason; re-importing a file adds nothing; a row whose
+    trans_num is stored with a different payload is quarantined as a conflict.
+    """
+    tokenizer = Tokenizer.from_settings()
+    size = csv_file.stat().st_size
+    started = time.monotonic()
+    with connect(role=PRODUCER_ROLE) as conn:
+        columns = (TextColumn("importing"), BarColumn(), DownloadColumn(),
+                   TextColumn("{task.fields[rows]:,} rows"), TimeRemainingColumn())
+        with Ingestor(conn, source="csv", tokenizer=tokenizer,
+                      batch_size=batch_size) as ingestor, \
+                Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("import", total=size, rows=0)
+            for rows, (parsed, raw) in enumerate(
+                kaggle.read_rows(csv_file, lambda n: progress.advance(task, n)), start=1
+            ):
+                if isinstance(parsed, Rejection):
+                    ingestor.reject(parsed, raw, raw.get("trans_num"))
+                else:
+                    ingestor.add(parsed, raw)
+                if rows % 5000 == 0:
+                    progress.update(task, rows=rows)
+    _summary(ingestor.stats, ingestor.stats.received, time.monotonic() - started)
+
+
+def _summary(stats: IngestStats, rows: int, seconds: float,
+             extra: dict[str, object] | None = None) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("rows read", f"{rows:,}")
+    table.add_row("stored", f"{stats.accepted:,}")
+    table.add_row("already stored (re-sent)", f"{stats.duplicates:,}")
+    table.add_row("conflicts (quarantined)", f"{stats.conflicts:,}")
+    for reason, n in sorted(stats.rejected.items()):
+        table.add_row(f"rejected: {reason}", f"{n:,}")
+    if stats.rejected or stats.conflicts:
+        table.add_row("new quarantine rows", f"{stats.quarantined:,}")
+    for key, value in (extra or {}).items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    table.add_row("time", f"{seconds:,.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+    Console().print(table)

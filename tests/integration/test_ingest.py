@@ -1,0 +1,249 @@
+"""Ingestion against a real PostgreSQL: CSV import, quarantine, idempotency, conflicts,
+concurrent producers, and no raw card number anywhere in a full dump."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from producer import kaggle
+from producer.cards import Tokenizer, find_card_numbers
+from producer.ingest import Ingestor
+from producer.records import CardTransaction
+from producer.stream import StreamConfig, TransactionStream
+from scorer.db import connect
+from scorer.pgbin import find_server_binaries
+
+PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
+KEY = "test-token-key-0123456789abcdef"
+START = dt.datetime(2026, 2, 2, tzinfo=dt.UTC)
+
+# (reason the row must be quarantined with, how to break a CSV record)
+DEFECTS = [
+    ("bad_card_number", lambda r: r.update(cc_num=r["cc_num"][:-1] + str(
+        (int(r["cc_num"][-1]) + 1) % 10))),
+    ("bad_amount", lambda r: r.update(amt="twelve")),
+    ("negative_amount", lambda r: r.update(amt="-" + r["amt"])),
+    ("missing_field", lambda r: r.update(amt="")),
+    ("bad_timestamp", lambda r: r.update(trans_date_trans_time="2026-13-45 25:61:00")),
+    ("bad_coordinates", lambda r: r.update(merch_lat="123.4")),
+    ("missing_field", lambda r: r.update(merchant="")),
+    ("bad_field", lambda r: r.update(dob="not a date")),
+    ("bad_row", None),  # a truncated line
+]
+
+
+def stream_rows(count: int, seed: int = 21, fraud_rate: float = 0.02) -> list[CardTransaction]:
+    config = StreamConfig(seed=seed, start=START, fraud_rate=fraud_rate, cards=300,
+                          merchants=120)
+    return [tx for tx, _ in itertools.islice(TransactionStream(config), count)]
+
+
+def write_csv_with_defects(path: Path, rows: list[CardTransaction],
+                           every: int = 100) -> dict[str, str]:
+    """Write ``rows`` in the Kaggle layout, breaking one row in ``every`` (1%).
+    Returns {trans_num: expected quarantine reason} for every broken row."""
+    clean = path.with_suffix(".clean.csv")
+    kaggle.write_rows(clean, rows)
+    expected: dict[str, str] = {}
+    with open(clean, newline="") as source, open(path, "w", newline="") as target:
+        reader, writer = csv.reader(source), csv.writer(target)
+        header = next(reader)
+        writer.writerow(header)
+        defects = itertools.cycle(DEFECTS)
+        for number, line in enumerate(reader):
+            if number % every == every - 1:
+                reason, breaker = next(defects)
+                record = dict(zip(header, line, strict=True))
+                expected[record["trans_num"]] = reason
+                if breaker is None:
+                    writer.writerow(line[:10] + [record["trans_num"]])
+                    continue
+                breaker(record)
+                line = [record[name] for name in header]
+            writer.writerow(line)
+    return expected
+
+
+def pgfraud(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "PGFRAUD_TOKEN_KEY": KEY}
+    result = subprocess.run([PGFRAUD, *args], env=env, capture_output=True, text=True,
+                            timeout=300, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def reported(output: str, label: str) -> int:
+    """A number from the command's closing summary, e.g. reported(out, "stored")."""
+    match = re.search(rf"^{re.escape(label)}\s+([\d,]+)\s*$", output, re.MULTILINE)
+    assert match, f"{label!r} not in summary:\n{output}"
+    return int(match.group(1).replace(",", ""))
+
+
+def counts(url: str) -> tuple[int, int, int]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select (select count(*) from ingest.transactions),"
+            " (select count(*) from ingest.quarantine),"
+            " (select count(*) from truth.fraud_transactions)"
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Iterator[tuple[Path, list[CardTransaction], dict[str, str]]]:
+    rows = stream_rows(3000)
+    path = tmp_path / "fraudTest.csv"
+    expected = write_csv_with_defects(path, rows)
+    yield path, rows, expected
+
+
+def test_import_keeps_every_good_row_and_quarantines_every_bad_one(db_url: str,
+                                                                   csv_file) -> None:
+    path, rows, expected = csv_file
+    assert len(expected) == 30  # 1% of 3,000
+    result = pgfraud("import", str(path), url=db_url)
+    assert reported(result.stdout, "stored") == 2970
+
+    good = [tx for tx in rows if tx.trans_num not in expected]
+    with psycopg.connect(db_url) as conn:
+        stored = {r[0] for r in conn.execute("select trans_num from ingest.transactions")}
+        quarantined = conn.execute(
+            "select trans_num, reason from ingest.quarantine order by 1, 2").fetchall()
+        frauds = {r[0] for r in conn.execute("select trans_num from truth.fraud_transactions")}
+        payloads = [r[0] for r in conn.execute("select raw_payload::text from ingest.quarantine")]
+    assert stored == {tx.trans_num for tx in good}
+    # A truncated line has no reliable trans_num: it is quarantined without one.
+    def order(item: tuple[str | None, str]) -> tuple[str, str]:
+        return item[0] or "", item[1]
+
+    assert sorted(quarantined, key=order) == sorted(
+        (((None if reason == "bad_row" else key), reason) for key, reason in expected.items()),
+        key=order,
+    ), "every bad row quarantined once, with its reason"
+    assert frauds == {tx.trans_num for tx in good if tx.is_fraud}
+    assert all('"cc_num": "*' in p or "cc_num" not in p for p in payloads)
+
+
+def test_a_replayed_file_adds_nothing(db_url: str, csv_file) -> None:
+    path, _, _ = csv_file
+    pgfraud("import", str(path), url=db_url)
+    before = counts(db_url)
+    again = pgfraud("import", str(path), url=db_url)
+    assert counts(db_url) == before
+    assert reported(again.stdout, "already stored (re-sent)") == 2970
+    assert reported(again.stdout, "new quarantine rows") == 0
+
+
+def test_a_changed_payload_under_a_known_key_is_quarantined_not_stored(
+    db_url: str, tmp_path: Path
+) -> None:
+    rows = stream_rows(500)
+    kaggle.write_rows(tmp_path / "v1.csv", rows)
+    changed = [replace(tx, amount=tx.amount + 1) if i % 50 == 0 else tx
+               for i, tx in enumerate(rows)]
+    kaggle.write_rows(tmp_path / "v2.csv", changed)
+
+    pgfraud("import", str(tmp_path / "v1.csv"), url=db_url)
+    result = pgfraud("import", str(tmp_path / "v2.csv"), url=db_url)
+    assert reported(result.stdout, "conflicts (quarantined)") == 10
+    pgfraud("import", str(tmp_path / "v2.csv"), url=db_url)  # the same conflicts again
+
+    with psycopg.connect(db_url) as conn:
+        amounts: dict[str, object] = dict(
+            conn.execute("select trans_num, amount from ingest.transactions").fetchall())
+        conflicts = conn.execute(
+            "select trans_num, (raw_payload->>'amount')::numeric from ingest.quarantine "
+            "where reason = 'conflict'").fetchall()
+    assert amounts == {tx.trans_num: tx.amount for tx in rows}  # nothing overwritten
+    assert sorted(conflicts) == sorted((tx.trans_num, tx.amount) for i, tx in
+                                       enumerate(changed) if i % 50 == 0)
+
+
+def test_produce_fills_the_tables_and_a_rerun_adds_nothing(db_url: str) -> None:
+    args = ("produce", "--seed", "9", "--start", "2026-01-05", "--count", "3000",
+            "--fraud-rate", "0.02", "--cards", "200", "--merchants", "80")
+    first = pgfraud(*args, url=db_url)
+    transactions, quarantine, frauds = counts(db_url)
+    assert (transactions, quarantine) == (3000, 0)
+    assert 0.015 * 3000 <= frauds <= 0.025 * 3000
+    with psycopg.connect(db_url) as conn:
+        scenarios: dict[str, int] = dict(conn.execute(
+            "select scenario, count(*) from truth.fraud_transactions group by 1").fetchall())
+        incidents = conn.execute("select count(*) from truth.fraud_incidents").fetchone()
+    assert set(scenarios) == {"card_testing", "account_takeover", "compromised_merchant"}
+    assert incidents is not None and incidents[0] > 0
+    second = pgfraud(*args, url=db_url)
+    assert counts(db_url) == (3000, 0, frauds)
+    assert reported(second.stdout, "already stored (re-sent)") == 3000
+    assert not find_card_numbers(first.stdout + first.stderr + second.stdout + second.stderr)
+
+
+def test_concurrent_producers_store_each_transaction_once(db_url: str) -> None:
+    rows = stream_rows(4000, seed=33)
+    altered = {tx.trans_num for tx in rows[::97]}
+    tokenizer = Tokenizer(KEY.encode())
+    errors: list[BaseException] = []
+
+    def producer(index: int) -> None:
+        mine = list(rows)
+        random.Random(index).shuffle(mine)  # overlapping keys, different orders
+        if index == 0:  # this producer re-sends some keys with another payload
+            mine = [replace(tx, amount=tx.amount + 7) if tx.trans_num in altered else tx
+                    for tx in mine]
+        try:
+            with connect(db_url, role="pgfraud_producer") as conn, Ingestor(
+                conn, source="stream", tokenizer=tokenizer, batch_size=250
+            ) as ingestor:
+                for tx in mine:
+                    ingestor.add(replace(tx))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=producer, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            "select count(*), count(distinct trans_num) from ingest.transactions").fetchone()
+        conflicted = conn.execute(
+            "select count(distinct trans_num) from ingest.quarantine where reason = 'conflict'"
+        ).fetchone()
+    assert stored == (len(rows), len(rows))
+    # Whichever payload won, the other is quarantined: one conflict per altered key.
+    assert conflicted == (len(altered),)
+
+
+def test_no_raw_card_number_in_a_full_dump(db_url: str, csv_file, tmp_path: Path) -> None:
+    path, rows, _ = csv_file
+    pgfraud("import", str(path), url=db_url)
+    pgfraud("produce", "--start", "2026-04-01", "--count", "2000", url=db_url)
+    with open(path) as handle:
+        assert find_card_numbers(handle.read()), "the input must hold card numbers"
+
+    dump = tmp_path / "dump.sql"
+    pg_dump = find_server_binaries().bindir / "pg_dump"
+    subprocess.run([str(pg_dump), "--dbname", db_url, "--file", str(dump)], check=True,
+                   env={**os.environ, "LC_ALL": "C"})
+    text = dump.read_text()
+    assert "COPY ingest.transactions" in text and len(text) > 100_000
+    assert find_card_numbers(text) == []
+    for tx in rows[:200]:
+        assert tx.pan not in text

@@ -1,0 +1,102 @@
+"""Parsing the Kaggle layout and the validation every source passes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from producer import kaggle
+from producer.records import CardTransaction, Rejection, payload_sha256, problem
+from scorer.errors import PgfraudError
+
+GOOD = {
+    "index": "0", "trans_date_trans_time": "2019-01-01 00:00:18", "cc_num": "4111111111111111",
+    "merchant": "fraud_Rippin, Kub and Mann", "category": "misc_net", "amt": "4.97",
+    "first": "Jennifer", "last": "Banks", "gender": "F", "street": "561 Perry Cove",
+    "city": "Moravian Falls", "state": "NC", "zip": "28654", "lat": "36.0788",
+    "long": "-81.1781", "city_pop": "3495", "job": "Psychologist, counselling",
+    "dob": "1988-03-09", "trans_num": "0b242abb623afc578575680df30655b9",
+    "unix_time": "1325376018", "merch_lat": "36.011293", "merch_long": "-82.048315",
+    "is_fraud": "0",
+}
+
+
+def tx_from(**changes: str) -> CardTransaction | Rejection:
+    return kaggle.parse({**GOOD, **changes})
+
+
+def test_a_good_row() -> None:
+    tx = tx_from()
+    assert isinstance(tx, CardTransaction)
+    assert tx.transacted_at == dt.datetime(2019, 1, 1, 0, 0, 18, tzinfo=dt.UTC)
+    assert tx.amount == Decimal("4.97") and tx.city_pop == 3495
+    assert tx.birth_date == dt.date(1988, 3, 9) and tx.is_fraud is False
+    assert problem(tx) is None
+    fraud = tx_from(is_fraud="1")
+    assert isinstance(fraud, CardTransaction) and fraud.is_fraud
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"cc_num": "4111111111111112"}, "bad_card_number"),
+    ({"cc_num": "4111 1111"}, "bad_card_number"),
+    ({"amt": ""}, "missing_field"),
+    ({"amt": "12,5x"}, "bad_amount"),
+    ({"amt": "NaN"}, "bad_amount"),
+    ({"amt": "-3.00"}, "negative_amount"),
+    ({"trans_date_trans_time": "yesterday"}, "bad_timestamp"),
+    ({"merch_lat": "91.5"}, "bad_coordinates"),
+    ({"long": "-200"}, "bad_coordinates"),
+    ({"merch_long": "east"}, "bad_coordinates"),
+    ({"merchant": " "}, "missing_field"),
+    ({"trans_num": ""}, "missing_field"),
+    ({"dob": "09/03/1988"}, "bad_field"),
+    ({"is_fraud": "yes"}, "bad_field"),
+])
+def test_each_kind_of_bad_row_has_its_reason(changes: dict[str, str], reason: str) -> None:
+    parsed = tx_from(**changes)
+    rejection = parsed if isinstance(parsed, Rejection) else problem(parsed)
+    assert rejection is not None and rejection.reason == reason
+
+
+def test_payload_hash_changes_with_any_stored_field_but_not_with_the_label() -> None:
+    tx = tx_from()
+    assert isinstance(tx, CardTransaction)
+    base = payload_sha256(tx, "t" * 64)
+    assert payload_sha256(tx, "t" * 64) == base
+    assert payload_sha256(tx, "u" * 64) != base
+    for changed in (tx_from(amt="4.98"), tx_from(merch_lat="36.011294"),
+                    tx_from(trans_date_trans_time="2019-01-01 00:00:19")):
+        assert isinstance(changed, CardTransaction)
+        assert payload_sha256(changed, "t" * 64) != base
+    labelled = tx_from(is_fraud="1")
+    assert isinstance(labelled, CardTransaction)
+    assert payload_sha256(labelled, "t" * 64) == base
+
+
+def test_reading_a_file_with_short_rows_and_a_missing_index(tmp_path: Path) -> None:
+    path = tmp_path / "no_index.csv"
+    header = ",".join(kaggle.COLUMNS)
+    good = ",".join(f'"{GOOD[c]}"' for c in kaggle.COLUMNS)
+    path.write_text(f"{header}\n{good}\n1,2,3\n")
+    rows = list(kaggle.read_rows(path))
+    assert isinstance(rows[0][0], CardTransaction)
+    assert isinstance(rows[1][0], Rejection) and rows[1][0].reason == "bad_row"
+
+
+def test_a_file_in_another_layout_is_refused_up_front(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("Time,V1,V2,Amount,Class\n0,1,2,3,0\n")
+    with pytest.raises(PgfraudError, match="not in the Kaggle credit-card-fraud layout"):
+        list(kaggle.read_rows(path))
+
+
+def test_bytes_are_reported_for_the_progress_bar(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("," + ",".join(kaggle.COLUMNS) + "\n" + ",".join(
+        GOOD[c] if c != "merchant" else "m" for c in ("index", *kaggle.COLUMNS)) + "\n")
+    seen: list[int] = []
+    list(kaggle.read_rows(path, seen.append))
+    assert sum(seen) == path.stat().st_size
