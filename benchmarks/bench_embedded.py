@@ -8,20 +8,15 @@ start, migrating an empty database to head and back, and cloning a migrated temp
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from benchmarks.common import Section, median_ms, table, timed
+from benchmarks.common import Section, fresh_cluster, median_ms, table, timed
 from scorer import migrate
 from scorer.embedded import EmbeddedPostgres
 from scorer.pgbin import ServerBinaries, find_server_binaries, pgserver_bindir
-from scorer.settings import Settings
 
 REPEATS = 3
 
@@ -41,15 +36,8 @@ def _measure(binaries: ServerBinaries) -> dict[str, list[float]]:
         samples.setdefault(name, []).append(seconds)
 
     for _ in range(REPEATS):
-        parent = Path(tempfile.mkdtemp(prefix="pgfraud-bench-"))
-        parent.chmod(0o755)
-        settings = dataclasses.replace(Settings.from_env(), home=parent / ".pgfraud",
-                                       database_url=None, pg_bindir=binaries.bindir)
-        try:
-            _one_round(EmbeddedPostgres(settings), add)
-        finally:
-            EmbeddedPostgres(settings).destroy()
-            shutil.rmtree(parent, ignore_errors=True)
+        with fresh_cluster(pg_bindir=binaries.bindir) as cluster:
+            _one_round(cluster, add)
     return samples
 
 

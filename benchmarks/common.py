@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scorer.embedded import EmbeddedPostgres
+from scorer.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -49,3 +58,18 @@ def machine() -> str:
     kernel = subprocess.run(["uname", "-r"], capture_output=True, text=True).stdout.strip()
     return (f"{cpu}, {os.cpu_count()} cores, {mem_gib:.0f} GiB RAM, Linux {kernel}, "
             f"Python {platform.python_version()}")
+
+
+@contextmanager
+def fresh_cluster(**overrides: Any) -> Iterator[EmbeddedPostgres]:
+    """A new embedded cluster in a temporary project folder, destroyed afterwards."""
+    parent = Path(tempfile.mkdtemp(prefix="pgfraud-bench-"))
+    parent.chmod(0o755)
+    settings = dataclasses.replace(Settings.from_env(), home=parent / ".pgfraud",
+                                   database_url=None, **overrides)
+    cluster = EmbeddedPostgres(settings)
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+        shutil.rmtree(parent, ignore_errors=True)

@@ -64,6 +64,11 @@ def main() -> None:
     except PgfraudError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction,
+            psycopg.errors.UndefinedColumn) as exc:
+        click.echo(f"error: the database schema is older than this pgfraud "
+                   f"({str(exc).splitlines()[0]}); run `pgfraud migrate`", err=True)
+        sys.exit(1)
     except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
         original = getattr(exc, "orig", None) or exc
         reason = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)

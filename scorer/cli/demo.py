@@ -2,36 +2,65 @@
 
 from __future__ import annotations
 
-import click
+import datetime as dt
 
+import click
+from psycopg import sql
+
+from producer.cards import Tokenizer
+from producer.ingest import Ingestor
+from producer.run import Limits, run
+from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate as migrations
 from scorer.db import connect, database_url, redact
 
-SCHEMAS = ("ingest", "features", "scoring", "ml", "analytics", "truth")
+TABLES = ("ingest.transactions", "ingest.quarantine", "truth.fraud_transactions",
+          "scoring.predictions", "ml.models")
+QUERIES = (
+    ("Transactions per category yesterday",
+     "select category, count(*), round(avg(amount), 2) as avg_amount\n"
+     "  from ingest.transactions group by 1 order by 2 desc;"),
+    ("What the quarantine holds, by reason",
+     "select reason, count(*) from ingest.quarantine group by 1;"),
+    ("The simulated fraud (ground truth; the scorer cannot read it)",
+     "select i.scenario, count(*) as transactions, count(distinct i.incident_id) as incidents\n"
+     "  from truth.fraud_transactions f join truth.fraud_incidents i using (incident_id)\n"
+     "  group by 1;"),
+)
 
 
 @click.command()
-def demo() -> None:
-    """Start the database, migrate it and show how to connect.
+@click.option("--span", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="Days of simulated history to generate (0 to skip).")
+def demo(span: float) -> None:
+    """Set up the database, stream a day of simulated traffic, show queries to try.
 
-    Today this sets up the foundation: PostgreSQL (embedded unless DATABASE_URL is
-    set), the schema and the roles. Streaming, scoring and reports are added to this
-    command as they are built.
+    Uses the embedded PostgreSQL unless DATABASE_URL is set. The history is
+    deterministic (seed 42) and ends at midnight UTC today, so running the demo again the
+    same day adds nothing. Scoring, labelling and reports join this command as they are
+    built.
     """
     url = database_url()
     click.echo(f"database   {redact(url)}")
     migrations.upgrade(url)
     click.echo(f"schema     revision {migrations.current_revision(url)}")
+    if span > 0:
+        midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = midnight - dt.timedelta(days=span)
+        stream = TransactionStream(StreamConfig(seed=42, start=start))
+        with connect(url, role="pgfraud_producer") as conn, Ingestor(
+            conn, source="stream", tokenizer=Tokenizer.from_settings()
+        ) as ingestor:
+            sent = run(stream, ingestor, Limits(span_s=span * 86400))
+        click.echo(f"produced   {sent:,} simulated transactions from {start:%Y-%m-%d %H:%M} "
+                   f"UTC: {ingestor.stats.accepted:,} new, {ingestor.stats.duplicates:,} "
+                   f"already there, {stream.fraud_emitted:,} fraudulent")
     with connect(url) as conn:
-        rows = conn.execute(
-            "select n.nspname, count(c.oid) from pg_namespace n "
-            "left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r', 'v', 'm') "
-            "where n.nspname = any(%s) group by n.nspname order by n.nspname",
-            (list(SCHEMAS),),
-        ).fetchall()
-    for schema, tables in rows:
-        click.echo(f"  {schema:<10} {tables} tables/views")
-    click.echo("\nTry:")
-    click.echo("  pgfraud db psql -c '\\dn'")
-    click.echo("  pgfraud db psql -c '\\d scoring.predictions'")
-    click.echo("  export DATABASE_URL=$(pgfraud db url)   # for any other tool")
+        for table in TABLES:
+            row = conn.execute(
+                sql.SQL("select count(*) from {}").format(sql.Identifier(*table.split(".")))
+            ).fetchone()
+            click.echo(f"  {table:<26} {row[0] if row else 0:>10,} rows")
+    click.echo("\nTry (pgfraud db psql, or psql \"$(pgfraud db url)\"):")
+    for title, query in QUERIES:
+        click.echo(f"\n  -- {title}\n  {query}")

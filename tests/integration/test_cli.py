@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,10 @@ def test_embedded_lifecycle_from_the_command_line(home_env: dict[str, str]) -> N
 
     demo = run("demo", env=home_env)
     assert f"revision {head_revision()}" in demo.stdout
+    produced = re.search(r"produced\s+([\d,]+) simulated transactions", demo.stdout)
+    assert produced, demo.stdout
+    stored = re.search(r"ingest\.transactions\s+([\d,]+) rows", demo.stdout)
+    assert stored and stored.group(1) == produced.group(1) != "0"
     listing = run("db", "psql", "-c", r"\dn", env=home_env).stdout
     for schema in SCHEMAS:
         assert schema in listing
@@ -104,3 +109,17 @@ def test_missing_server_binaries_is_one_line_not_a_traceback(tmp_path: Path) -> 
     assert result.returncode == 1
     assert result.stderr.startswith("error: no PostgreSQL server binaries")
     assert "Traceback" not in result.stderr
+
+
+def test_an_unmigrated_database_asks_for_migrate(empty_db_url: str) -> None:
+    env = base_env(DATABASE_URL=empty_db_url, PGFRAUD_TOKEN_KEY="k" * 32)
+    result = run("produce", "--count", "10", env=env, check=False)
+    assert result.returncode == 1
+    assert "run `pgfraud migrate`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_external_database_needs_a_shared_token_key(db_url: str) -> None:
+    result = run("produce", "--count", "10", env=base_env(DATABASE_URL=db_url), check=False)
+    assert result.returncode == 1
+    assert "PGFRAUD_TOKEN_KEY" in result.stderr and "Traceback" not in result.stderr
