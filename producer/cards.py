@@ -30,8 +30,9 @@ PAN_MIN_DIGITS = 12
 PAN_MAX_DIGITS = 19
 
 # A card-number-looking run: 13-19 digits, optionally grouped by single spaces or dashes,
-# standing alone (not inside a longer alphanumeric token such as a hex hash).
-_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
+# standing alone: not inside a longer alphanumeric token (a hex hash) and not part of a
+# decimal number (the fraction digits of 1234.0899203870688 in a dump of float columns).
+_CANDIDATE = re.compile(r"(?<![0-9A-Za-z.])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z]|\.\d)")
 
 
 def luhn_valid(digits: str) -> bool:

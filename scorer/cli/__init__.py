@@ -12,6 +12,7 @@ import sqlalchemy.exc
 from scorer import __version__
 from scorer.cli.db import db
 from scorer.cli.demo import demo
+from scorer.cli.features import features
 from scorer.cli.ingest import import_csv, produce
 from scorer.cli.migrate import migrate
 from scorer.db import redact
@@ -44,6 +45,7 @@ cli.add_command(migrate)
 cli.add_command(demo)
 cli.add_command(produce)
 cli.add_command(import_csv)
+cli.add_command(features)
 
 
 def main() -> None:

@@ -66,6 +66,9 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_producer", NEW_INCIDENT, True),
     ("pgfraud_producer", "select * from truth.fraud_transactions", False),
     ("pgfraud_producer", "select * from truth.fraud_incidents", False),
+    ("pgfraud_producer", "select * from features.transaction_features", False),
+    ("pgfraud_producer", "insert into features.transaction_features (transaction_id) values (1)",
+     False),
     ("pgfraud_producer", "insert into truth.fraud_transactions (trans_num) values ('x')",
      False),
     # scorer: read ingest and ml, write scoring.
@@ -87,6 +90,11 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_scorer", "select * from truth.fraud_incidents", False),
     ("pgfraud_scorer", "select * from ingest.staged_transactions", False),
     ("pgfraud_scorer", "select * from ingest.accept_batch(gen_random_uuid())", False),
+    ("pgfraud_scorer", "select * from features.transaction_features", True),
+    ("pgfraud_scorer", "update features.transaction_features set hour_of_day = 1", False),
+    ("pgfraud_scorer", "delete from features.transaction_features", False),
+    ("pgfraud_scorer", "select * from scoring.label_events", True),
+    ("pgfraud_scorer", "delete from scoring.label_events", False),
     # analyst: read predictions, write true_value and label_note only.
     ("pgfraud_analyst", "select * from scoring.predictions", True),
     ("pgfraud_analyst",
@@ -105,6 +113,11 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_analyst", "select * from ml.models", False),
     ("pgfraud_analyst", NEW_TRANSACTION, False),
     ("pgfraud_analyst", "select * from truth.fraud_transactions", False),
+    # The label history is append-only: readable, never editable.
+    ("pgfraud_analyst", "select * from scoring.label_events", True),
+    ("pgfraud_analyst", "update scoring.label_events set new_value = false", False),
+    ("pgfraud_analyst", "delete from scoring.label_events", False),
+    ("pgfraud_analyst", "select * from features.transaction_features", False),
     # reader: SELECT on analytics (including tables created later), no writes anywhere.
     ("pgfraud_reader", "select * from analytics.daily_volume", True),
     ("pgfraud_reader", "insert into analytics.daily_volume values (current_date, 1)", False),
@@ -227,9 +240,29 @@ def test_relabel_restamps_and_unchanged_label_does_not(seeded) -> None:
 def test_owner_may_set_event_time_labels_for_backtests(seeded) -> None:
     conn, ids = seeded
     row = conn.execute(
-        "update scoring.predictions set true_value = true, labeled_at = '2020-01-01Z', "
+        "update scoring.predictions set true_value = true, labeled_at = '2099-01-01Z', "
         "labeled_by = 'replay' where transaction_id = %s returning labeled_at, labeled_by",
         (ids["tx"],),
     ).fetchone()
     assert row is not None
-    assert row[0].year == 2020 and row[1] == "replay"
+    assert row[0].year == 2099 and row[1] == "replay"
+    # Never before the latest event time already ingested: clamped to the event clock.
+    backdated = conn.execute(
+        "update scoring.predictions set true_value = false, labeled_at = '2020-01-01Z' "
+        "where transaction_id = %s returning labeled_at", (ids["tx"],)).fetchone()
+    clock = conn.execute("select max(transacted_at) from ingest.transactions").fetchone()
+    assert backdated is not None and clock is not None and backdated[0] == clock[0]
+
+
+def test_an_analyst_label_is_recorded_in_the_append_only_history(seeded) -> None:
+    conn, ids = seeded
+    with conn.transaction(force_rollback=True):
+        conn.execute("set local role pgfraud_analyst")
+        for value in (True, False):
+            conn.execute("update scoring.predictions set true_value = %s, label_note = 'cb'"
+                         " where transaction_id = %s", (value, ids["tx"]))
+        events = conn.execute(
+            "select old_value, new_value, label_note, labeled_by = session_user"
+            " from scoring.label_events where transaction_id = %s order by label_event_id",
+            (ids["tx"],)).fetchall()
+    assert events == [(None, True, "cb", True), (True, False, "cb", True)]

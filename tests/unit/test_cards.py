@@ -81,8 +81,10 @@ def test_scanner_finds_standalone_numbers_in_any_common_format() -> None:
 
 def test_scanner_ignores_hex_tokens_non_luhn_and_short_runs() -> None:
     token = Tokenizer(b"k" * 32).tokenize("4111111111111111")[0]
-    text = f"{token} 4111111111111112 41111111 a4111111111111111b 1748736075"
+    text = (f"{token} 4111111111111112 41111111 a4111111111111111b 1748736075 "
+            "1234.4111111111111111 4111111111111111.25")  # decimals, e.g. floats in a dump
     assert find_card_numbers(text) == []
+    assert find_card_numbers("ends a sentence 4111111111111111.") == ["4111111111111111"]
 
 
 def test_masking_hides_every_long_digit_run() -> None:

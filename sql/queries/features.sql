@@ -1,0 +1,30 @@
+-- Queries for feature backfill (loaded by scorer.queries). Role: owner.
+
+-- name: id_bounds
+select coalesce(min(transaction_id), 0), coalesce(max(transaction_id), -1)
+from ingest.transactions
+
+-- name: lock_ingest
+select features.lock_ingest()
+
+-- name: compute_chunk
+create temporary table recomputed on commit drop as
+select * from features.compute_range(%(first_id)s, %(last_id)s)
+
+-- name: insert_missing
+insert into features.transaction_features
+select recomputed.*
+from recomputed
+where not exists (
+    select from features.transaction_features as stored
+    where stored.transaction_id = recomputed.transaction_id
+)
+
+-- name: compare_chunk
+select
+    count(*) as compared,
+    coalesce(array_agg(recomputed.transaction_id order by recomputed.transaction_id)
+        filter (where to_jsonb(recomputed) - 'computed_at' <> to_jsonb(stored) - 'computed_at'),
+        '{}') as different_ids
+from recomputed
+join features.transaction_features as stored using (transaction_id)

@@ -1,0 +1,224 @@
+"""Feature parity: stored at ingest = recomputed by backfill = the Python reference.
+
+Random data with same-timestamp ties, several rows of a card in one insert, rows arriving
+out of event-time order, and labels (with relabels) arriving between batches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import subprocess
+import sys
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg.rows import dict_row
+
+from scorer import features as feature_store
+from tests.reference_features import LabelEvent, Row, features_for
+
+BASE = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+OFFSETS = [dt.timedelta(minutes=m) for m in (0, 0, 1, 30, 59, 60, 61, 600, 1439, 1440, 1441,
+                                             5000, 10079, 10080, 10081, 43199, 43200, 43201,
+                                             50000)]
+EXACT = {"card_amount_sum_1h", "card_amount_sum_24h", "card_amount_sum_7d",
+         "card_amount_sum_30d", "amount_mean_30d", "amount_std_30d"}
+
+row_strategy = st.fixed_dictionaries({
+    "card": st.sampled_from(["a", "b", "c"]),
+    "merchant": st.sampled_from(["m1", "m2", "m3"]),
+    "category": st.sampled_from(["grocery_pos", "misc_net", "travel"]),
+    "offset": st.sampled_from(OFFSETS),
+    "cents": st.integers(0, 50_000),
+    "lat": st.floats(-60, 60), "long": st.floats(-170, 170),
+    "has_home": st.booleans(),
+})
+label_strategy = st.tuples(st.integers(0, 10_000), st.sampled_from([True, False, None]),
+                           st.one_of(st.none(), st.sampled_from(OFFSETS)))
+plan_strategy = st.lists(
+    st.tuples(st.lists(row_strategy, min_size=1, max_size=8),
+              st.lists(label_strategy, max_size=3)),
+    min_size=1, max_size=6,
+)
+
+
+def reset(conn: psycopg.Connection[Any]) -> int:
+    conn.execute("truncate ingest.transactions, features.transaction_features, "
+                 "scoring.label_events, scoring.predictions, ml.models cascade")
+    conn.execute("update ingest.event_clock set max_transacted_at = '-infinity'")
+    model = conn.execute(
+        "insert into ml.models (onnx_model, onnx_sha256, feature_names, feature_set_version,"
+        " threshold) values ('\\x00', repeat('d', 64), array['x'], 1, 0.5)"
+        " returning model_version").fetchone()
+    conn.commit()
+    assert model is not None
+    return int(model[0])
+
+
+def insert_batch(conn: psycopg.Connection[Any], rows: list[dict[str, Any]], serial: int) -> None:
+    values = []
+    for n, r in enumerate(rows):
+        token = hashlib.sha256(r["card"].encode()).hexdigest()
+        values.append((
+            f"tx-{serial}-{n}", BASE + r["offset"], token, "0000",
+            Decimal(r["cents"]) / 100, r["merchant"], r["category"], r["lat"], r["long"],
+            10.0 if r["has_home"] else None, 20.0 if r["has_home"] else None,
+            dt.date(1980, 2, 29) if r["has_home"] else None, "f" * 64,
+        ))
+    with conn.cursor() as cur:  # one statement: one trigger firing for the whole batch
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'csv')"]
+                                 * len(values))
+        cur.execute(
+            "insert into ingest.transactions (trans_num, transacted_at, card_token, card_last4,"
+            " amount, merchant, category, merchant_lat, merchant_long, home_lat, home_long,"
+            f" cardholder_birth_date, payload_sha256, source) values {placeholders}",
+            [v for row in values for v in row],
+        )
+    conn.commit()
+
+
+def label(conn: psycopg.Connection[Any], model: int, pick: int, value: bool | None,
+          at: dt.timedelta | None) -> None:
+    ids = [r[0] for r in conn.execute(
+        "select transaction_id from ingest.transactions order by 1")]
+    tx = ids[pick % len(ids)]
+    conn.execute("insert into scoring.predictions (transaction_id, model_version,"
+                 " feature_set_version, score, threshold, is_alert) values (%s, %s, 1, 0.5,"
+                 " 0.5, true) on conflict do nothing", (tx, model))
+    if at is None:  # an analyst: stamped now(), then clamped to the event clock
+        conn.execute("update scoring.predictions set true_value = %s where transaction_id = %s",
+                     (value, tx))
+    else:  # a backtest writing event-time arrival (clamped too)
+        conn.execute("update scoring.predictions set true_value = %s, labeled_at = %s"
+                     " where transaction_id = %s", (value, BASE + at, tx))
+    conn.commit()
+
+
+def stored_features(conn: psycopg.Connection[Any]) -> dict[int, dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("select * from features.transaction_features").fetchall()
+    conn.commit()
+    return {r["transaction_id"]: {k: v for k, v in r.items() if k != "computed_at"}
+            for r in rows}
+
+
+def reference(conn: psycopg.Connection[Any]) -> dict[int, dict[str, Any]]:
+    rows = [Row(*r) for r in conn.execute(
+        "select transaction_id, card_token, transacted_at, amount, merchant, category,"
+        " merchant_lat, merchant_long, home_lat, home_long, cardholder_birth_date"
+        " from ingest.transactions order by transaction_id")]
+    events = [LabelEvent(*e) for e in conn.execute(
+        "select label_event_id, transaction_id, merchant, transacted_at, new_value, labeled_at"
+        " from scoring.label_events")]
+    conn.commit()
+    return {r.transaction_id: features_for(r, rows, events) for r in rows}
+
+
+def assert_same(stored: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert stored.keys() == expected.keys()
+    for key, want in expected.items():
+        got = stored[key]
+        if isinstance(want, float) and got is not None and key not in EXACT:
+            assert math.isclose(got, want, rel_tol=1e-9, abs_tol=2e-6), (key, got, want)
+        else:
+            assert got == want, (key, got, want)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(plan=plan_strategy)
+def test_incremental_equals_backfill_equals_reference(db_url: str, plan) -> None:
+    with psycopg.connect(db_url) as conn:
+        model = reset(conn)
+        for serial, (batch, labels) in enumerate(plan):
+            insert_batch(conn, batch, serial)
+            for pick, value, at in labels:
+                label(conn, model, pick, value, at)
+        incremental = stored_features(conn)
+        result = feature_store.backfill(conn, chunk=7)
+        assert result.different_ids == [] and result.inserted == 0
+        conn.execute("truncate features.transaction_features")
+        conn.commit()
+        feature_store.backfill(conn, chunk=5)
+        assert stored_features(conn) == incremental
+        expected = reference(conn)
+    assert incremental.keys() == expected.keys()
+    for transaction_id, values in expected.items():
+        assert_same(incremental[transaction_id], values)
+
+
+def test_labels_never_arrive_before_ingested_event_time(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        model = reset(conn)
+        insert_batch(conn, [{"card": "a", "merchant": "m1", "category": "travel",
+                             "offset": dt.timedelta(days=3), "cents": 100, "lat": 1.0,
+                             "long": 1.0, "has_home": True}], 0)
+        label(conn, model, 0, True, dt.timedelta(days=1))  # backdated: clamped
+        labeled_at = conn.execute("select labeled_at from scoring.label_events").fetchone()
+    assert labeled_at == (BASE + dt.timedelta(days=3),)
+
+
+def test_concurrent_inserts_commit_in_id_order_so_backfill_matches(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        reset(conn)
+    holder = psycopg.connect(db_url)
+    insert = ("insert into ingest.transactions (trans_num, transacted_at, card_token,"
+              " card_last4, amount, merchant, category, merchant_lat, merchant_long,"
+              " payload_sha256, source) values (%s, %s, repeat('a', 64), '0000', 1, 'm', 'c',"
+              " 0, 0, repeat('f', 64), 'csv')")
+    holder.execute(insert, ("held", BASE))  # transaction left open: holds the ingest lock
+    done = threading.Event()
+
+    def later() -> None:
+        with psycopg.connect(db_url) as conn:
+            conn.execute(insert, ("later", BASE + dt.timedelta(minutes=1)))
+        done.set()
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    assert not done.wait(1.0), "a second insert must wait for the open one"
+    holder.commit()
+    thread.join(10)
+    holder.close()
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "select t.trans_num, f.card_tx_count_1h from ingest.transactions t"
+            " join features.transaction_features f using (transaction_id) order by 1").fetchall()
+        assert feature_store.backfill(conn).different_ids == []
+    assert rows == [("held", 0), ("later", 1)]
+
+
+def test_produce_then_features_hold_real_values(db_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": db_url, "PGFRAUD_TOKEN_KEY": "k" * 32, "PATH": "/usr/bin:/bin"}
+    subprocess.run([str(Path(sys.executable).with_name("pgfraud")), "produce", "--start",
+                    "2026-01-01", "--span", "3d", "--cards", "100", "--merchants", "40"],
+                   env=env, check=True, capture_output=True, timeout=300)
+    with psycopg.connect(db_url, row_factory=dict_row) as conn:
+        counts = conn.execute(
+            "select (select count(*) from ingest.transactions) as transactions,"
+            " (select count(*) from features.transaction_features) as features,"
+            " (select count(*) from features.transaction_features"
+            "   where card_tx_count_24h > 0 and km_from_home is not null) as with_history"
+        ).fetchone()
+    assert counts is not None and counts["transactions"] > 500
+    assert counts["features"] == counts["transactions"]
+    assert counts["with_history"] > counts["transactions"] // 2
+
+
+@pytest.mark.parametrize("isolation", ["repeatable read", "serializable"])
+def test_ingest_refuses_snapshot_isolation(db_url: str, isolation: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute(f"set transaction isolation level {isolation}")
+        with pytest.raises(psycopg.errors.RaiseException, match="READ COMMITTED"):
+            conn.execute("insert into ingest.transactions (trans_num, transacted_at,"
+                         " card_token, card_last4, amount, merchant, category, merchant_lat,"
+                         " merchant_long, payload_sha256, source) values ('x', now(),"
+                         " repeat('a', 64), '0000', 1, 'm', 'c', 0, 0, repeat('f', 64), 'csv')")
