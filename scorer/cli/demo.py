@@ -14,14 +14,17 @@ from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate as migrations
 from scorer.db import connect, database_url, redact
 
-TABLES = ("ingest.transactions", "ingest.quarantine", "truth.fraud_transactions",
-          "scoring.predictions", "ml.models")
+TABLES = ("ingest.transactions", "ingest.quarantine", "features.transaction_features",
+          "truth.fraud_transactions", "scoring.predictions", "ml.models")
 QUERIES = (
     ("Transactions per category yesterday",
      "select category, count(*), round(avg(amount), 2) as avg_amount\n"
      "  from ingest.transactions group by 1 order by 2 desc;"),
-    ("What the quarantine holds, by reason",
-     "select reason, count(*) from ingest.quarantine group by 1;"),
+    ("The newest transactions with their features (docs/features.md)",
+     "select t.transaction_id, t.card_last4, t.amount, t.category, f.card_tx_count_24h,\n"
+     "       f.amount_zscore_30d, f.km_from_home, f.speed_kmh_from_previous\n"
+     "  from ingest.transactions t join features.transaction_features f using (transaction_id)\n"
+     "  order by t.transaction_id desc limit 5;"),
     ("The simulated fraud (ground truth; the scorer cannot read it)",
      "select i.scenario, count(*) as transactions, count(distinct i.incident_id) as incidents\n"
      "  from truth.fraud_transactions f join truth.fraud_incidents i using (incident_id)\n"
