@@ -29,6 +29,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from producer import fraud
 from producer.ingest import Incident
@@ -204,7 +205,7 @@ class TransactionStream:
         return tx, self._incidents.get(planned.incident_id)
 
     # -------------------------------------------------------------- helpers
-    def _transaction(self, card: Card, merchant: Merchant, amount: fraud.Decimal,
+    def _transaction(self, card: Card, merchant: Merchant, amount: Decimal,
                      at: dt.datetime) -> CardTransaction:
         return CardTransaction(
             trans_num=f"{self.rng.getrandbits(128):032x}",
