@@ -17,6 +17,9 @@ import psycopg
 
 from scorer import queries
 
+#: The feature set computed at ingest (features.feature_sets); models record it.
+FEATURE_SET_VERSION = 1
+
 
 @dataclass
 class BackfillResult:

@@ -88,3 +88,34 @@ def empty_db_url(pg_admin_url: str) -> Iterator[str]:
     name = f"pgfraud_empty_{uuid.uuid4().hex[:12]}"
     yield _create_database(pg_admin_url, name)
     _drop_database(pg_admin_url, name)
+
+
+class Databases:
+    """Creates databases on the test server (optionally cloned), dropped at teardown."""
+
+    def __init__(self, admin_url: str, template: str) -> None:
+        self.admin_url = admin_url
+        self.template = template
+        self.names: list[str] = []
+
+    def create(self, template: str | None = None) -> str:
+        """A new database cloned from ``template`` (default: the migrated template)."""
+        name = f"pgfraud_test_{uuid.uuid4().hex[:12]}"
+        self.names.append(name)
+        return _create_database(self.admin_url, name, template=template or self.template)
+
+    def clone(self, url: str) -> str:
+        """A copy of the database at ``url`` (which must have no open connections)."""
+        return self.create(template=str(conninfo_to_dict(url)["dbname"]))
+
+    def drop_all(self) -> None:
+        for name in reversed(self.names):
+            _drop_database(self.admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def databases(pg_admin_url: str, template_db: str) -> Iterator[Databases]:
+    """Module-scoped database factory, for fixtures that build data once per module."""
+    factory = Databases(pg_admin_url, template_db)
+    yield factory
+    factory.drop_all()

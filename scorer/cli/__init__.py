@@ -15,6 +15,7 @@ from scorer.cli.demo import demo
 from scorer.cli.features import features
 from scorer.cli.ingest import import_csv, produce
 from scorer.cli.migrate import migrate
+from scorer.cli.models import models, train
 from scorer.db import redact
 from scorer.errors import PgfraudError
 from scorer.settings import Settings
@@ -46,6 +47,8 @@ cli.add_command(demo)
 cli.add_command(produce)
 cli.add_command(import_csv)
 cli.add_command(features)
+cli.add_command(train)
+cli.add_command(models)
 
 
 def main() -> None:
@@ -70,6 +73,10 @@ def main() -> None:
             psycopg.errors.UndefinedColumn) as exc:
         click.echo(f"error: the database schema is older than this pgfraud "
                    f"({str(exc).splitlines()[0]}); run `pgfraud migrate`", err=True)
+        sys.exit(1)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        click.echo(f"error: {str(exc).splitlines()[0]} (privileges are granted by "
+                   f"`pgfraud migrate`; is the schema up to date?)", err=True)
         sys.exit(1)
     except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
         original = getattr(exc, "orig", None) or exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import click
 from psycopg import sql
@@ -12,6 +13,7 @@ from producer.ingest import Ingestor
 from producer.run import Limits, run
 from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate as migrations
+from scorer import registry
 from scorer.db import connect, database_url, redact
 
 TABLES = ("ingest.transactions", "ingest.quarantine", "features.transaction_features",
@@ -36,12 +38,14 @@ QUERIES = (
 @click.option("--span", default=1.0, show_default=True, type=click.FloatRange(min=0),
               help="Days of simulated history to generate (0 to skip).")
 def demo(span: float) -> None:
-    """Set up the database, stream a day of simulated traffic, show queries to try.
+    """Set up the database, stream a day of simulated traffic, bootstrap a model, show
+    queries to try.
 
     Uses the embedded PostgreSQL unless DATABASE_URL is set. The history is
     deterministic (seed 42) and ends at midnight UTC today, so running the demo again the
-    same day adds nothing. Scoring, labelling and reports join this command as they are
-    built.
+    same day adds nothing. Without a champion model, one is trained on 14 days of
+    simulated history (pgfraud train --bootstrap) and promoted. Scoring, labelling and
+    reports join this command as they are built.
     """
     url = database_url()
     click.echo(f"database   {redact(url)}")
@@ -58,12 +62,39 @@ def demo(span: float) -> None:
         click.echo(f"produced   {sent:,} simulated transactions from {start:%Y-%m-%d %H:%M} "
                    f"UTC: {ingestor.stats.accepted:,} new, {ingestor.stats.duplicates:,} "
                    f"already there, {stream.fraud_emitted:,} fraudulent")
+    _bootstrap_model(url)
     with connect(url) as conn:
         for table in TABLES:
             row = conn.execute(
                 sql.SQL("select count(*) from {}").format(sql.Identifier(*table.split(".")))
             ).fetchone()
-            click.echo(f"  {table:<26} {row[0] if row else 0:>10,} rows")
+            click.echo(f"  {table:<30} {row[0] if row else 0:>10,} rows")
     click.echo("\nTry (pgfraud db psql, or psql \"$(pgfraud db url)\"):")
     for title, query in QUERIES:
         click.echo(f"\n  -- {title}\n  {query}")
+
+
+def _bootstrap_model(url: str) -> None:
+    with connect(url, role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        current = registry.champion(conn)
+    if current is None:
+        from scorer import bootstrap, training  # LightGBM and ONNX: imported when needed
+
+        click.echo("model      no champion yet: training one on 14 days of simulated history "
+                   "(pgfraud train --bootstrap) ...")
+        started = time.monotonic()
+        trained = training.train(bootstrap.simulated_history(url))
+        with connect(url, role=registry.TRAINER_ROLE, autocommit=True) as conn:
+            current, _ = registry.register(conn, trained, mode="bootstrap", cutoff=None,
+                                           seconds=time.monotonic() - started,
+                                           deploy="promote-if-none")
+        if current is None:
+            raise click.ClickException("the bootstrap model failed its ONNX parity check")
+    with connect(url, role=registry.TRAINER_ROLE) as conn:
+        info = registry.show(conn, current)
+    validation = info["metrics"].get("validation", {})
+    click.echo(f"model      champion {current} ({info['mode'] or 'unknown'} training): "
+               f"validation AUC {validation.get('roc_auc') or 0:.3f}, average precision "
+               f"{validation.get('average_precision') or 0:.3f} (random ranking "
+               f"{validation.get('random_average_precision') or 0:.3f}); "
+               f"pgfraud models show {current}")

@@ -23,44 +23,26 @@ from producer import kaggle
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor, IngestStats
 from producer.records import Rejection
-from producer.run import Limits, parse_duration, run, take
+from producer.run import Limits, run, take
 from producer.stream import StreamConfig, TransactionStream
+from scorer.cli import params
 from scorer.db import connect, redact
 
 PRODUCER_ROLE = "pgfraud_producer"
 console = Console(stderr=True)
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _start(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date or time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 @click.command()
 @click.option("--seed", default=42, show_default=True, help="Same seed, same world and stream.")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many transactions.")
-@click.option("--duration", callback=_duration, metavar="TIME",
+@click.option("--duration", callback=params.duration, metavar="TIME",
               help="Stop after this much wall-clock time (30s, 10m, 2h).")
-@click.option("--span", callback=_duration, metavar="TIME",
+@click.option("--span", callback=params.duration, metavar="TIME",
               help="Stop after this much simulated time (e.g. 30d for a month).")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), metavar="TX/S",
               help="Pace to this many transactions per wall-clock second [default: as fast "
                    "as possible].")
-@click.option("--start", callback=_start, metavar="ISO-TIME",
+@click.option("--start", callback=params.timestamp, metavar="ISO-TIME",
               help="Simulated clock start, e.g. 2026-10-01 (UTC) [default: now].")
 @click.option("--fraud-rate", default=0.01, show_default=True,
               type=click.FloatRange(0, 0.5, max_open=True),

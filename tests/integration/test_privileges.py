@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-ROLES = ("pgfraud_producer", "pgfraud_scorer", "pgfraud_analyst", "pgfraud_reader")
+ROLES = ("pgfraud_producer", "pgfraud_scorer", "pgfraud_analyst", "pgfraud_reader",
+         "pgfraud_trainer")
 
 NEW_TRANSACTION = """
 insert into ingest.transactions (trans_num, transacted_at, card_token, card_last4, amount,
@@ -25,6 +26,10 @@ NEW_PREDICTION = """
 insert into scoring.predictions (transaction_id, model_version, feature_set_version,
     score, threshold, is_alert)
 values (%(tx)s, %(model)s, 1, 0.2, 0.5, false)
+"""
+NEW_MODEL = """
+insert into ml.models (onnx_model, onnx_sha256, feature_names, feature_set_version, threshold)
+values ('\\x00', repeat('e', 64), array['amount'], 1, 0.5)
 """
 NEW_QUARANTINE = """
 insert into ingest.quarantine (reason, raw_payload, raw_sha256, source)
@@ -131,6 +136,29 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_reader", "select * from ml.models", False),
     ("pgfraud_reader", "create table public.sneaky (i int)", False),
     ("pgfraud_reader", "select * from truth.fraud_transactions", False),
+    ("pgfraud_reader", "select * from features.model_input_v1", False),
+    # trainer: features and label history in, models out; status only through ml functions.
+    ("pgfraud_trainer", "select * from features.model_input_v1", True),
+    ("pgfraud_trainer", "select * from scoring.label_events", True),
+    ("pgfraud_trainer", "select * from ingest.event_clock", True),
+    ("pgfraud_trainer", NEW_MODEL, True),
+    ("pgfraud_trainer", "select * from ml.models", True),
+    ("pgfraud_trainer", "select * from ml.model_events", True),
+    ("pgfraud_trainer", "select ml.promote(%(model)s)", True),
+    ("pgfraud_trainer", "update ml.models set status = 'champion'", False),
+    ("pgfraud_trainer", "update ml.models set threshold = 0.1", False),
+    ("pgfraud_trainer", "delete from ml.models", False),
+    ("pgfraud_trainer", "insert into ml.model_events (model_version, action, new_status) "
+                        "values (%(model)s, 'promote', 'champion')", False),
+    ("pgfraud_trainer", "delete from ml.model_events", False),
+    ("pgfraud_trainer", "select * from truth.fraud_transactions", False),
+    ("pgfraud_trainer", "select * from ingest.transactions", False),
+    ("pgfraud_trainer", "select * from scoring.predictions", False),
+    ("pgfraud_trainer", NEW_PREDICTION, False),
+    ("pgfraud_trainer", "update scoring.predictions set true_value = true", False),
+    ("pgfraud_scorer", "select * from features.model_input_v1", True),
+    ("pgfraud_scorer", "select ml.promote(%(model)s)", False),
+    ("pgfraud_analyst", "select ml.rollback()", False),
 ]
 
 

@@ -1,0 +1,112 @@
+"""Cold start: a training set from the producer's simulated history, before any label.
+
+A fresh install has no labels, so nothing to train on. ``pgfraud train --bootstrap``
+generates a few weeks of simulated traffic (the same generator as ``pgfraud produce``,
+with its own seed and a throwaway tokenization key) into a scratch database on the same
+server, migrated to the same revision. The ingest trigger computes features there with
+the same SQL as in production, the generator's own fraud flags are the labels, and the
+scratch database is dropped afterwards. The live database's tables, including its truth
+schema, are never read.
+
+Merchant-risk features are zero in that history (no analyst labels exist there), as
+they are on a fresh install; the first retrain on real labels learns them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from producer.cards import Tokenizer
+from producer.ingest import Incident, Ingestor
+from producer.records import CardTransaction
+from producer.run import Limits, run
+from producer.stream import StreamConfig, TransactionStream
+from scorer import migrate
+from scorer.errors import PgfraudError
+from scorer.training import Dataset, load_dataset
+
+log = logging.getLogger(__name__)
+FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+FAR_PAST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class BootstrapOptions:
+    days: float = 14.0
+    cards: int = 2000
+    merchants: int = 400
+    fraud_rate: float = 0.01
+    seed: int = 20_260_101
+
+
+def simulated_history(url: str, options: BootstrapOptions = BootstrapOptions(), *,
+                      end: dt.datetime | None = None,
+                      on_progress: Callable[[int, dt.datetime], None] = lambda n, at: None,
+                      ) -> Dataset:
+    """Model input and labels for ``options.days`` of simulated traffic ending at ``end``.
+
+    ``url`` names the server (its user needs CREATEDB); the history lives in a scratch
+    database there until this returns.
+    """
+    end = end or dt.datetime.now(dt.UTC)
+    name = f"pgfraud_bootstrap_{os.getpid()}_{secrets.token_hex(4)}"
+    scratch_url = make_conninfo("", **{**conninfo_to_dict(url), "dbname": name})
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    except psycopg.errors.InsufficientPrivilege:
+        user = conninfo_to_dict(url).get("user", "this user")
+        raise PgfraudError(
+            f"--bootstrap generates its history in a scratch database, and {user} may not "
+            f"create databases; grant it CREATEDB (alter role {user} createdb) or run "
+            f"bootstrap training as the owner") from None
+    try:
+        log.info("bootstrap history in scratch database %s", name)
+        migrate.upgrade(scratch_url)
+        frauds: set[str] = set()
+        config = StreamConfig(seed=options.seed,
+                              start=end - dt.timedelta(days=options.days),
+                              fraud_rate=options.fraud_rate, cards=options.cards,
+                              merchants=options.merchants)
+
+        def labelled() -> Iterator[tuple[CardTransaction, Incident | None]]:
+            for tx, incident in TransactionStream(config):
+                if tx.is_fraud:
+                    frauds.add(tx.trans_num)
+                yield tx, incident
+
+        with psycopg.connect(scratch_url) as conn:
+            with Ingestor(conn, source="stream",
+                          tokenizer=Tokenizer(secrets.token_bytes(32))) as ingestor:
+                run(labelled(), ingestor,
+                    Limits(span_s=options.days * 86_400),
+                    on_progress=lambda n, tx: on_progress(n, tx.transacted_at))
+            data = load_dataset(conn, cutoff=FAR_FUTURE, start=FAR_PAST, end=FAR_FUTURE)
+    finally:
+        _drop(url, name)
+    data.labels = np.array([1.0 if n in frauds else 0.0 for n in data.trans_nums])
+    return data
+
+
+def _drop(url: str, name: str) -> None:
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(
+                sql.Identifier(name)))
+    except psycopg.Error as exc:
+        log.warning("could not drop scratch database %s: %s", name, exc)
+
+
+def describe(data: Dataset) -> dict[str, Any]:
+    return {"transactions": len(data), "frauds": int(np.nansum(data.labels))}

@@ -1,0 +1,323 @@
+"""``pgfraud train`` and ``pgfraud models``: the model lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import click
+from rich import box
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scorer import registry
+from scorer.cli import params
+from scorer.db import connect, database_url
+
+console = Console(stderr=True)
+out = Console()
+
+
+@click.command()
+@click.option("--cutoff", callback=params.timestamp, metavar="ISO-TIME",
+              help="Use labels that had arrived by this time (labeled_at <= cutoff) "
+                   "[default: now, or the latest event time if simulated time is ahead].")
+@click.option("--from", "start", callback=params.timestamp, metavar="ISO-TIME",
+              help="First event time to train on [default: the oldest labelled one].")
+@click.option("--to", "end", callback=params.timestamp, metavar="ISO-TIME",
+              help="Last event time to train and validate on [default: the cutoff].")
+@click.option("--validation", callback=params.timedelta, metavar="TIME",
+              help="Validation window: the newest labelled stretch of event time "
+                   "[default: a quarter of the labelled span].")
+@click.option("--gap", callback=params.timedelta, metavar="TIME",
+              help="Event time left out between training and validation, as long as the "
+                   "label delay [default: 7d, at most a tenth of the labelled span].")
+@click.option("--alert-rate", type=click.FloatRange(0, 1, min_open=True),
+              help="Threshold rule: alert on this share of transactions [default: 0.01].")
+@click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True),
+              help="Threshold rule instead: the lowest threshold reaching this precision "
+                   "on validation (highest recall at that precision).")
+@click.option("--bootstrap", is_flag=True,
+              help="Cold start: train on simulated history with the generator's own "
+                   "labels instead of analyst labels; promoted if there is no champion.")
+@click.option("--days", default=14.0, show_default=True, type=click.FloatRange(min=1),
+              help="With --bootstrap: days of simulated history.")
+@click.option("--cards", default=2000, show_default=True, type=click.IntRange(min=3),
+              help="With --bootstrap: simulated cardholders.")
+@click.option("--seed", default=0, show_default=True, help="LightGBM seed (training is "
+              "deterministic for a seed and data).")
+@click.option("--promote", "deploy", flag_value="promote",
+              help="Make the new model the champion right away.")
+@click.option("--shadow", "deploy", flag_value="shadow",
+              help="Score with the new model in shadow right away.")
+def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetime | None,
+          validation: dt.timedelta | None, gap: dt.timedelta | None,
+          alert_rate: float | None, target_precision: float | None, bootstrap: bool,
+          days: float, cards: int, seed: int, deploy: str | None) -> None:
+    """Train a LightGBM model on stored features and labels, export it to ONNX, register it.
+
+    The training set is features.model_input_v1 (what the scorer reads) joined to each
+    transaction's label as known at --cutoff, from the label history. The newest
+    labelled stretch validates, after a gap; early stopping uses the end of the training
+    window. The ONNX export must match LightGBM within 1e-5 on the validation rows or the
+    model is not registered (the run is still recorded in ml.training_runs). A new model
+    is a candidate until promoted (`pgfraud models promote V`) or shadowed.
+
+    \b
+    Examples:
+      pgfraud train --bootstrap                  # fresh install: score from minute one
+      pgfraud train --validation 7d --shadow     # challenger on analyst labels
+      pgfraud train --cutoff 2026-10-01 --target-precision 0.5
+    """
+    # LightGBM, ONNX and scikit-learn take a second to import: only this verb needs them.
+    from scorer import bootstrap as cold_start
+    from scorer import training
+
+    if alert_rate is not None and target_precision is not None:
+        raise click.UsageError("--alert-rate and --target-precision are two threshold "
+                               "rules; give one")
+    options = training.TrainOptions(validation=validation, gap=gap,
+                                    alert_rate=alert_rate if alert_rate is not None else 0.01,
+                                    target_precision=target_precision, seed=seed)
+    started = time.monotonic()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("loading")
+
+        def stage(text: str) -> None:
+            progress.update(task, description=text)
+
+        if bootstrap:
+            url = database_url()
+            def simulated(n: int, at: dt.datetime) -> None:
+                if n % 1000 == 0:
+                    stage(f"simulating {days:g} days of history: {n:,} transactions, "
+                          f"clock {at:%Y-%m-%d %H:%M}")
+
+            data = cold_start.simulated_history(
+                url, cold_start.BootstrapOptions(days=days, cards=cards), on_progress=simulated)
+            mode, label_cutoff = "bootstrap", None
+        else:
+            with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+                label_cutoff = cutoff or training.default_cutoff(conn)
+                data = training.load_dataset(
+                    conn, cutoff=label_cutoff, start=start or cold_start.FAR_PAST,
+                    end=min(end or label_cutoff, label_cutoff),
+                    on_rows=lambda n: stage(f"loading features: {n:,} rows"))
+            mode = "labels"
+        stage(f"training on {int(data.labelled.sum()):,} labelled transactions")
+        trained = training.train(data, options, on_stage=stage)
+        with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+            if bootstrap and deploy is None:
+                deploy = "promote-if-none"
+            version, run_id = registry.register(
+                conn, trained, mode=mode, cutoff=label_cutoff, deploy=deploy,
+                seconds=time.monotonic() - started, detail={"dataset_rows": len(data)})
+            if version is None:
+                parity = trained.metrics["parity"]
+                raise click.ClickException(
+                    f"the ONNX export differs from LightGBM by {parity['max_abs_diff']:.2e} "
+                    f"(> {parity['tolerance']:g}) on {parity['rows']:,} validation rows; "
+                    f"the model was not registered (training run {run_id})")
+            _print_card(registry.show(conn, version), registry.events(conn, version))
+            deployed = registry.load(conn, version).status != "candidate"
+    if not deployed:
+        out.print(f"\nregistered as a candidate; next: pgfraud models promote {version} "
+                  f"(or shadow {version})")
+
+
+@click.group()
+def models() -> None:
+    """The model registry (ml.models): list, inspect, promote, shadow, retire, roll back.
+
+    One champion decides; shadow models score the same transactions into the same table,
+    flagged, without deciding. Every status change is recorded in ml.model_events and
+    reaches running scorers within seconds.
+    """
+
+
+@models.command(name="list")
+@click.option("--events", "n_events", default=10, show_default=True,
+              type=click.IntRange(min=0), help="Also show this many recent status changes.")
+def list_models(n_events: int) -> None:
+    """Every registered model with its status, window and validation metrics."""
+    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        rows = registry.list_models(conn)
+        history = registry.events(conn, limit=n_events) if n_events else []
+    if not rows:
+        out.print("no models yet; train one: pgfraud train --bootstrap")
+        return
+    table = Table(title="models", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("model", "status", "labels", "trained on", "AUC", "AP",
+                   "CP@100", "threshold"):
+        table.add_column(column, justify="right" if column in
+                         ("model", "AUC", "AP", "CP@100", "threshold") else "left")
+    for row in rows:
+        validation = row["metrics"].get("validation", {})
+        table.add_row(
+            str(row["model_version"]), _status(row["status"]),
+            {"labels": "analyst", "bootstrap": "simulated"}.get(row["mode"], "?"),
+            _window(row["trained_from"], row["trained_to"]),
+            _num(validation.get("roc_auc"), 3), _num(validation.get("average_precision"), 3),
+            _num(validation.get("card_precision_at_100"), 3), f"{row['threshold']:.4f}")
+    out.print(table)
+    if history:
+        _print_events(history)
+
+
+@models.command()
+@click.argument("version", type=int)
+def show(version: int) -> None:
+    """The model card: window, data, metrics, threshold, feature importances, history."""
+    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        _print_card(registry.show(conn, version), registry.events(conn, version))
+
+
+@models.command()
+@click.argument("version", type=int)
+def promote(version: int) -> None:
+    """Make VERSION the champion; the current champion is retired."""
+    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        previous = registry.promote(conn, version)
+    out.print(f"model {version} is the champion"
+              + (f" (model {previous} retired)" if previous is not None else ""))
+
+
+@models.command(name="shadow")
+@click.argument("version", type=int)
+def shadow_model(version: int) -> None:
+    """Score with VERSION in shadow: predictions flagged is_shadow, never alerts."""
+    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        registry.shadow(conn, version)
+    out.print(f"model {version} scores in shadow")
+
+
+@models.command()
+@click.argument("version", type=int)
+def retire(version: int) -> None:
+    """Stop scoring with VERSION (a candidate or shadow model)."""
+    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        registry.retire(conn, version)
+    out.print(f"model {version} is retired")
+
+
+@models.command()
+def rollback() -> None:
+    """Return to the previous champion; the current one is retired.
+
+    Rolling back again goes one champion further back.
+    """
+    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        current = registry.champion(conn)
+        version = registry.rollback(conn)
+    out.print(f"model {version} is the champion again (model {current} retired)")
+
+
+def _print_card(info: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    metrics = info["metrics"]
+    validation = metrics.get("validation", {})
+    train_metrics = metrics.get("train", {})
+    rule = metrics.get("threshold_rule", {})
+    rule_text = (f"alert rate {rule['alert_rate']:.2%}" if "alert_rate" in rule
+                 else f"precision >= {rule.get('target_precision', 0):g}")
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column()
+    header.add_row("model", f"{info['model_version']} ({_status(info['status'])}, "
+                   f"{info['algorithm']}, {info['mode'] or 'unknown'} training)")
+    header.add_row("training window",
+                   f"{_time(info['trained_from'])} .. {_time(info['trained_to'])} "
+                   f"({_count(info['train_rows'])} labelled, "
+                   f"{_count(info['train_positives'])} fraud)")
+    header.add_row("validation window",
+                   f"{_time(info['validation_from'])} .. {_time(info['validation_to'])} "
+                   f"({_count(info['validation_rows'])} labelled, "
+                   f"{_count(info['validation_positives'])} fraud)")
+    header.add_row("labels known by", _time(info["label_cutoff_at"]) if info["label_cutoff_at"]
+                   else "n/a (simulated history, generator labels)")
+    header.add_row("features", f"set {info['feature_set_version']}, "
+                   f"{len(info['feature_names'])} columns of features.model_input_v1")
+    header.add_row("threshold", f"{info['threshold']:.6f} ({rule_text} on validation)")
+    header.add_row("trees", str(metrics.get("trees", "?")))
+    parity = metrics.get("parity", {})
+    header.add_row("ONNX", f"{info['onnx_size']:,} bytes, sha256 {info['onnx_sha256'][:16]}…, "
+                   f"max |LightGBM - ONNX| {parity.get('max_abs_diff', float('nan')):.1e}")
+    header.add_row("created", f"{info['created_at']:%Y-%m-%d %H:%M:%S %Z} by "
+                   f"{info['created_by'] or '?'}")
+    out.print(header)
+
+    table = Table(title="validation metrics", title_justify="left")
+    table.add_column("metric")
+    table.add_column("validation", justify="right")
+    table.add_column("train", justify="right")
+    rows = [("ROC AUC", "roc_auc"), ("average precision", "average_precision"),
+            ("AP of a random ranking", "random_average_precision"),
+            ("precision @ threshold", "precision"), ("recall @ threshold", "recall"),
+            ("F1 @ threshold", "f1"), ("card precision@100 (daily mean)",
+                                       "card_precision_at_100")]
+    for label, key in rows:
+        table.add_row(label, _num(validation.get(key)), _num(train_metrics.get(key)))
+    table.add_row("alerts", f"{validation.get('alerts', 0):,} "
+                  f"({_pct(validation.get('alert_rate'))} of "
+                  f"{validation.get('rows', 0):,})", "")
+    out.print(table)
+
+    importance = sorted(info["feature_importance"].items(), key=lambda p: -p[1])[:12]
+    if importance:
+        bars = Table(title="feature importance (share of total gain)", title_justify="left",
+                     show_header=False, box=None)
+        bars.add_column(justify="right")
+        bars.add_column()
+        bars.add_column(justify="right")
+        top = importance[0][1] or 1.0
+        for name, share in importance:
+            bars.add_row(name, "█" * max(1, round(30 * share / top)), f"{share:.1%}")
+        out.print(bars)
+    if history:
+        _print_events(history)
+
+
+def _print_events(history: list[dict[str, Any]]) -> None:
+    table = Table(title="status history (newest first)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("at", "model", "action", "status", "by"):
+        table.add_column(column)
+    for event in history:
+        change = (f"{event['old_status']} → {event['new_status']}" if event["old_status"]
+                  else event["new_status"])
+        table.add_row(f"{event['at']:%Y-%m-%d %H:%M:%S}", str(event["model_version"]),
+                      event["action"], change, event["by"])
+    out.print(table)
+
+
+def _status(status: str) -> str:
+    return {"champion": "[bold green]champion[/]", "shadow": "[cyan]shadow[/]",
+            "retired": "[dim]retired[/]"}.get(status, status)
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _count(value: Any) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _date(value: dt.datetime | None) -> str:
+    return "?" if value is None else f"{value:%Y-%m-%d}"
+
+
+def _window(start: dt.datetime | None, end: dt.datetime | None) -> str:
+    if start is None or end is None:
+        return "?"
+    return f"{start:%Y-%m-%d} → {end:{'%m-%d' if start.year == end.year else '%Y-%m-%d'}}"
+
+
+def _time(value: dt.datetime | None) -> str:
+    return "?" if value is None else f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"

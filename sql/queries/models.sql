@@ -1,0 +1,110 @@
+-- Queries of the trainer and the model registry (scorer/training.py, scorer/registry.py).
+
+-- name: model_input_columns
+-- The model input view's feature columns, in order (everything but the key columns).
+select a.attname::text
+from pg_attribute as a
+where a.attrelid = 'features.model_input_v1'::regclass
+  and a.attnum > 0 and not a.attisdropped
+  and a.attname not in ('transaction_id', 'trans_num', 'transacted_at', 'card_token',
+                        'feature_set_version')
+order by a.attnum;
+
+-- name: default_cutoff
+-- "Now" for labels: the wall clock, or the event clock when simulated time runs ahead.
+select greatest(now(), (select max_transacted_at from ingest.event_clock));
+
+-- name: labelled_span
+-- Event-time span of transactions with a label known at the cutoff.
+with labels as (
+    select distinct on (transaction_id) transaction_id, transacted_at, new_value
+    from scoring.label_events
+    where labeled_at <= %(cutoff)s
+    order by transaction_id, labeled_at desc, label_event_id desc
+)
+select min(transacted_at), max(transacted_at), count(*), count(*) filter (where new_value)
+from labels
+where new_value is not null
+  and transacted_at >= %(from)s and transacted_at <= %(to)s;
+
+-- name: model_input_with_labels
+-- Model input for an event-time window, with each transaction's label as known at the
+-- cutoff (the latest label event that had arrived by then; NULL when none had, or when
+-- the label was cleared). Feature columns are appended by the caller, by name.
+with labels as (
+    select distinct on (transaction_id) transaction_id, new_value
+    from scoring.label_events
+    where labeled_at <= %(cutoff)s
+      and transacted_at >= %(from)s and transacted_at <= %(to)s
+    order by transaction_id, labeled_at desc, label_event_id desc
+)
+select m.transaction_id, m.trans_num, extract(epoch from m.transacted_at)::float8, m.card_token,
+       l.new_value {features}
+from features.model_input_v1 as m
+left join labels as l using (transaction_id)
+where m.transacted_at >= %(from)s and m.transacted_at <= %(to)s
+order by m.transacted_at, m.transaction_id;
+
+-- name: register_model
+insert into ml.models (onnx_model, onnx_sha256, lightgbm_model, feature_names,
+                       feature_set_version, threshold, trained_from, trained_to,
+                       label_cutoff_at, metrics, reference_distributions,
+                       feature_importance, note)
+values (%(onnx_model)s, %(onnx_sha256)s, %(lightgbm_model)s, %(feature_names)s,
+        %(feature_set_version)s, %(threshold)s, %(trained_from)s, %(trained_to)s,
+        %(label_cutoff_at)s, %(metrics)s, %(reference_distributions)s,
+        %(feature_importance)s, %(note)s)
+returning model_version;
+
+-- name: record_training_run
+insert into ml.training_runs (mode, outcome, model_version, label_cutoff_at, train_from,
+                              train_to, validation_from, validation_to, train_rows,
+                              train_positives, validation_rows, validation_positives,
+                              params, detail, seconds)
+values (%(mode)s, %(outcome)s, %(model_version)s, %(label_cutoff_at)s, %(train_from)s,
+        %(train_to)s, %(validation_from)s, %(validation_to)s, %(train_rows)s,
+        %(train_positives)s, %(validation_rows)s, %(validation_positives)s,
+        %(params)s, %(detail)s, %(seconds)s)
+returning training_run_id;
+
+-- name: link_training_run
+update ml.models set training_run_id = %(training_run_id)s where model_version = %(model_version)s;
+
+-- name: list_models
+select m.model_version, m.status, m.created_at, m.promoted_at, m.trained_from, m.trained_to,
+       m.threshold, m.metrics, r.mode, m.note
+from ml.models as m
+left join ml.training_runs as r using (training_run_id)
+order by m.model_version;
+
+-- name: show_model
+select m.model_version, m.status, m.algorithm, m.onnx_sha256, length(m.onnx_model) as onnx_size,
+       m.feature_names, m.feature_set_version, m.threshold, m.trained_from, m.trained_to,
+       m.label_cutoff_at, m.metrics, m.feature_importance, m.note, m.created_at,
+       m.promoted_at, r.training_run_id, r.mode, r.validation_from, r.validation_to,
+       r.train_rows, r.train_positives, r.validation_rows, r.validation_positives,
+       r.params, r.created_by, r.seconds
+from ml.models as m
+left join ml.training_runs as r using (training_run_id)
+where m.model_version = %(version)s;
+
+-- name: model_events
+select model_event_id, model_version, action, old_status, new_status, at, by
+from ml.model_events
+where %(version)s::integer is null or model_version = %(version)s
+order by model_event_id desc
+limit %(limit)s;
+
+-- name: load_model
+select model_version, status, onnx_model, lightgbm_model, feature_names, feature_set_version,
+       threshold
+from ml.models
+where model_version = %(version)s;
+
+-- name: deployed_models
+-- What scorers run: the champion and every shadow.
+select model_version, status, onnx_model, lightgbm_model, feature_names, feature_set_version,
+       threshold
+from ml.models
+where status in ('champion', 'shadow')
+order by status = 'champion' desc, model_version;
