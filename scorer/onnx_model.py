@@ -15,15 +15,14 @@ float32 first, and the two models then take the same branch for every input.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
-import onnxmltools
 import onnxruntime as ort
-from onnxmltools.convert.common.data_types import FloatTensorType
-from onnxmltools.convert.lightgbm._parse import WrappedBooster
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 INPUT_NAME = "features"
 PROBABILITIES = "probabilities"
@@ -34,6 +33,11 @@ PARITY_TOLERANCE = 1e-5
 
 def to_onnx(booster: lgb.Booster) -> bytes:
     """Serialise a binary LightGBM booster as ONNX (one float32 input, probabilities out)."""
+    # Imported here: scoring needs only onnxruntime, and these take a second to import.
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+    from onnxmltools.convert.lightgbm._parse import WrappedBooster
+
     model = onnxmltools.convert_lightgbm(
         WrappedBooster(_Float32Thresholds(booster)),
         initial_types=[(INPUT_NAME, FloatTensorType([None, booster.num_feature()]))],

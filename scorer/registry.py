@@ -22,8 +22,6 @@ from scorer.features import FEATURE_SET_VERSION
 if TYPE_CHECKING:
     from scorer.training import TrainedModel
 
-TRAINER_ROLE = "pgfraud_trainer"
-NOTIFY_CHANNEL = "pgfraud_models"
 
 
 class RegistryError(PgfraudError):

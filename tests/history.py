@@ -58,3 +58,49 @@ def label_from_truth(url: str, labeled_at: dt.datetime | None = None) -> int:
                where t.transaction_id = p.transaction_id and p.model_version = %s""",
             (labeled_at, version))
     return version
+
+
+def quick_model(url: str, *, seed: int = 0, trees: int = 30, alert_share: float = 0.02,
+                status: str = "candidate") -> int:
+    """Train a small real model on the database's own features and truth, register it
+    (as the owner, bypassing the trainer's checks) with ``status``; returns its version.
+
+    For scorer tests: seconds instead of a full ``pgfraud train``.
+    """
+    import hashlib
+
+    import lightgbm as lgb
+    import numpy as np
+    from psycopg import sql
+
+    from scorer.onnx_model import OnnxModel, to_onnx
+    from scorer.training import feature_columns
+
+    with psycopg.connect(url) as conn:
+        names = feature_columns(conn)
+        rows = conn.execute(
+            sql.SQL("select (f.trans_num is not null)::int, {} from features.model_input_v1 m "
+                    "left join truth.fraud_transactions f using (trans_num)").format(
+                sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(n)) for n in names))
+        ).fetchall()
+        y = np.array([r[0] for r in rows], dtype=float)
+        x = np.array([r[1:] for r in rows], dtype=np.float64).astype(np.float32)
+        booster = lgb.train({"objective": "binary", "verbose": -1, "seed": seed,
+                             "num_threads": 1, "bagging_fraction": 0.8, "bagging_freq": 1},
+                            lgb.Dataset(x, y, feature_name=names), num_boost_round=trees)
+        onnx_bytes = to_onnx(booster)
+        scores = OnnxModel(onnx_bytes).predict(x)
+        threshold = float(np.quantile(scores, 1 - alert_share))
+        row = conn.execute(
+            """insert into ml.models (onnx_model, onnx_sha256, lightgbm_model, feature_names,
+                   feature_set_version, threshold, note)
+               values (%s, %s, %s, %s, 1, %s, 'quick test model') returning model_version""",
+            (onnx_bytes, hashlib.sha256(onnx_bytes).hexdigest(), booster.model_to_string(),
+             names, threshold)).fetchone()
+        assert row is not None
+        version = int(row[0])
+        if status == "champion":
+            conn.execute("select ml.promote(%s)", (version,))
+        elif status == "shadow":
+            conn.execute("select ml.shadow(%s)", (version,))
+    return version

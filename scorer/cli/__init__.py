@@ -16,6 +16,7 @@ from scorer.cli.features import features
 from scorer.cli.ingest import import_csv, produce
 from scorer.cli.migrate import migrate
 from scorer.cli.models import models, train
+from scorer.cli.score import alerts, score
 from scorer.db import redact
 from scorer.errors import PgfraudError
 from scorer.settings import Settings
@@ -49,6 +50,8 @@ cli.add_command(import_csv)
 cli.add_command(features)
 cli.add_command(train)
 cli.add_command(models)
+cli.add_command(score)
+cli.add_command(alerts)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate as migrations
 from scorer import registry
 from scorer.db import connect, database_url, redact
+from scorer.names import PRODUCER_ROLE, TRAINER_ROLE
 
 TABLES = ("ingest.transactions", "ingest.quarantine", "features.transaction_features",
           "truth.fraud_transactions", "scoring.predictions", "ml.models")
@@ -55,7 +56,7 @@ def demo(span: float) -> None:
         midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         start = midnight - dt.timedelta(days=span)
         stream = TransactionStream(StreamConfig(seed=42, start=start))
-        with connect(url, role="pgfraud_producer") as conn, Ingestor(
+        with connect(url, role=PRODUCER_ROLE) as conn, Ingestor(
             conn, source="stream", tokenizer=Tokenizer.from_settings()
         ) as ingestor:
             sent = run(stream, ingestor, Limits(span_s=span * 86400))
@@ -75,7 +76,7 @@ def demo(span: float) -> None:
 
 
 def _bootstrap_model(url: str) -> None:
-    with connect(url, role=registry.TRAINER_ROLE, autocommit=True) as conn:
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
         current = registry.champion(conn)
     if current is None:
         from scorer import bootstrap, training  # LightGBM and ONNX: imported when needed
@@ -84,13 +85,13 @@ def _bootstrap_model(url: str) -> None:
                    "(pgfraud train --bootstrap) ...")
         started = time.monotonic()
         trained = training.train(bootstrap.simulated_history(url))
-        with connect(url, role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
             current, _ = registry.register(conn, trained, mode="bootstrap", cutoff=None,
                                            seconds=time.monotonic() - started,
                                            deploy="promote-if-none")
         if current is None:
             raise click.ClickException("the bootstrap model failed its ONNX parity check")
-    with connect(url, role=registry.TRAINER_ROLE) as conn:
+    with connect(url, role=TRAINER_ROLE) as conn:
         info = registry.show(conn, current)
     validation = info["metrics"].get("validation", {})
     click.echo(f"model      champion {current} ({info['mode'] or 'unknown'} training): "

@@ -27,8 +27,8 @@ from producer.run import Limits, run, take
 from producer.stream import StreamConfig, TransactionStream
 from scorer.cli import params
 from scorer.db import connect, redact
+from scorer.names import PRODUCER_ROLE
 
-PRODUCER_ROLE = "pgfraud_producer"
 console = Console(stderr=True)
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from scorer import registry
 from scorer.cli import params
 from scorer.db import connect, database_url
+from scorer.names import TRAINER_ROLE
 
 console = Console(stderr=True)
 out = Console()
@@ -100,7 +101,7 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
                 url, cold_start.BootstrapOptions(days=days, cards=cards), on_progress=simulated)
             mode, label_cutoff = "bootstrap", None
         else:
-            with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+            with connect(role=TRAINER_ROLE, autocommit=True) as conn:
                 label_cutoff = cutoff or training.default_cutoff(conn)
                 data = training.load_dataset(
                     conn, cutoff=label_cutoff, start=start or cold_start.FAR_PAST,
@@ -109,7 +110,7 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
             mode = "labels"
         stage(f"training on {int(data.labelled.sum()):,} labelled transactions")
         trained = training.train(data, options, on_stage=stage)
-        with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+        with connect(role=TRAINER_ROLE, autocommit=True) as conn:
             if bootstrap and deploy is None:
                 deploy = "promote-if-none"
             version, run_id = registry.register(
@@ -143,7 +144,7 @@ def models() -> None:
               type=click.IntRange(min=0), help="Also show this many recent status changes.")
 def list_models(n_events: int) -> None:
     """Every registered model with its status, window and validation metrics."""
-    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+    with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         rows = registry.list_models(conn)
         history = registry.events(conn, limit=n_events) if n_events else []
     if not rows:
@@ -171,7 +172,7 @@ def list_models(n_events: int) -> None:
 @click.argument("version", type=int)
 def show(version: int) -> None:
     """The model card: window, data, metrics, threshold, feature importances, history."""
-    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+    with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         _print_card(registry.show(conn, version), registry.events(conn, version))
 
 
@@ -179,7 +180,7 @@ def show(version: int) -> None:
 @click.argument("version", type=int)
 def promote(version: int) -> None:
     """Make VERSION the champion; the current champion is retired."""
-    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+    with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         previous = registry.promote(conn, version)
     out.print(f"model {version} is the champion"
               + (f" (model {previous} retired)" if previous is not None else ""))
@@ -189,7 +190,7 @@ def promote(version: int) -> None:
 @click.argument("version", type=int)
 def shadow_model(version: int) -> None:
     """Score with VERSION in shadow: predictions flagged is_shadow, never alerts."""
-    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+    with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         registry.shadow(conn, version)
     out.print(f"model {version} scores in shadow")
 
@@ -198,7 +199,7 @@ def shadow_model(version: int) -> None:
 @click.argument("version", type=int)
 def retire(version: int) -> None:
     """Stop scoring with VERSION (a candidate or shadow model)."""
-    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+    with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         registry.retire(conn, version)
     out.print(f"model {version} is retired")
 
@@ -209,7 +210,7 @@ def rollback() -> None:
 
     Rolling back again goes one champion further back.
     """
-    with connect(role=registry.TRAINER_ROLE, autocommit=True) as conn:
+    with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         current = registry.champion(conn)
         version = registry.rollback(conn)
     out.print(f"model {version} is the champion again (model {current} retired)")

@@ -1,6 +1,7 @@
 -- Undo migration 0004.
 drop trigger models_record_event on ml.models;
 drop function ml.rollback(), ml.champion_stack(), ml.retire(integer), ml.shadow(integer),
+    ml.change_status(integer, text, text),
     ml.promote(integer), ml.model_status(integer), ml.lock_registry(),
     ml.record_model_event();
 drop table ml.model_events;

@@ -129,8 +129,8 @@ begin
 end;
 $$;
 
--- Score VERSION in shadow: its predictions are written, flagged, and never decide.
-create function ml.shadow(version integer) returns void
+-- Move a non-champion model to shadow or retired, recording ACTION.
+create function ml.change_status(version integer, target text, action text) returns void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -143,39 +143,30 @@ begin
     if current_status = 'champion' then
         raise exception 'model % is the champion; promote another model (or roll back) first',
             version using errcode = 'object_not_in_prerequisite_state';
-    elsif current_status = 'shadow' then
-        raise exception 'model % is already in shadow', version
+    elsif current_status = target then
+        raise exception 'model % is already %', version,
+            case target when 'shadow' then 'in shadow' else target end
             using errcode = 'object_not_in_prerequisite_state';
     end if;
-    perform set_config('pgfraud.model_action', 'shadow', true);
-    update ml.models set status = 'shadow' where model_version = version;
+    perform set_config('pgfraud.model_action', action, true);
+    update ml.models set status = target where model_version = version;
     perform set_config('pgfraud.model_action', '', true);
 end;
 $$;
 
--- Stop scoring VERSION (a candidate or shadow); the champion cannot be retired directly.
-create function ml.retire(version integer) returns void
-language plpgsql
+-- Score VERSION in shadow: its predictions are written, flagged, and never decide.
+create function ml.shadow(version integer) returns void
+language sql
 security definer
 set search_path = pg_catalog, pg_temp
-as $$
-declare
-    current_status text;
-begin
-    perform ml.lock_registry();
-    current_status := ml.model_status(version);
-    if current_status = 'champion' then
-        raise exception 'model % is the champion; promote another model (or roll back) first',
-            version using errcode = 'object_not_in_prerequisite_state';
-    elsif current_status = 'retired' then
-        raise exception 'model % is already retired', version
-            using errcode = 'object_not_in_prerequisite_state';
-    end if;
-    perform set_config('pgfraud.model_action', 'retire', true);
-    update ml.models set status = 'retired' where model_version = version;
-    perform set_config('pgfraud.model_action', '', true);
-end;
-$$;
+as $$ select ml.change_status(version, 'shadow', 'shadow') $$;
+
+-- Stop scoring VERSION (a candidate or shadow); the champion cannot be retired directly.
+create function ml.retire(version integer) returns void
+language sql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$ select ml.change_status(version, 'retired', 'retire') $$;
 
 -- The champions in order, as a stack: a promotion pushes, a rollback pops. The top is
 -- the current champion; the entry below it is what a rollback returns to.

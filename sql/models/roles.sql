@@ -28,6 +28,7 @@ grant select on ml.model_events to pgfraud_scorer;
 
 -- Only the owner and the trainer change model status.
 revoke all on function ml.promote(integer), ml.shadow(integer), ml.retire(integer),
-    ml.rollback(), ml.record_model_event(), ml.lock_registry() from public;
+    ml.rollback(), ml.change_status(integer, text, text), ml.record_model_event(),
+    ml.lock_registry() from public;
 grant execute on function ml.promote(integer), ml.shadow(integer), ml.retire(integer),
     ml.rollback() to pgfraud_trainer;

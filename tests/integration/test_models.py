@@ -29,11 +29,12 @@ from scorer import registry, training
 from scorer.bootstrap import FAR_PAST
 from scorer.cli import cli
 from scorer.db import connect
+from scorer.names import MODELS_CHANNEL, TRAINER_ROLE
 from tests.conftest import Databases
 from tests.history import label_from_truth, produce
 
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
-TRAINER = registry.TRAINER_ROLE
+TRAINER = TRAINER_ROLE
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +238,7 @@ def test_promote_shadow_retire_and_rollback(db_url: str) -> None:
 def test_status_changes_notify_running_scorers(db_url: str) -> None:
     (version,) = _fake_models(db_url, 1)
     with psycopg.connect(db_url, autocommit=True) as listener:
-        listener.execute(f"listen {registry.NOTIFY_CHANNEL}")
+        listener.execute(f"listen {MODELS_CHANNEL}")
         with connect(db_url, role=TRAINER, autocommit=True) as conn:
             registry.promote(conn, version)
         notes = list(listener.notifies(timeout=5, stop_after=1))

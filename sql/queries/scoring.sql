@@ -1,0 +1,80 @@
+-- Queries of the scorer (scorer/scoring.py).
+
+-- name: lock_models_shared
+-- Held for the scoring transaction: ml.promote & co. take the same key exclusively, so a
+-- status change waits for batches in flight, and every batch that starts after it reads
+-- the new models.
+select pg_advisory_xact_lock_shared(hashtext('pgfraud.ml.models'));
+
+-- name: deployed_versions
+select model_version, status from ml.models
+where status in ('champion', 'shadow')
+order by model_version;
+
+-- name: claim
+-- Claim up to %(limit)s queued transactions (oldest first; rows other workers hold are
+-- skipped) and read what scoring needs. The claim is the DELETE: it commits with the
+-- predictions or rolls back with them. Feature columns are appended by the caller.
+with claimed as (
+    delete from scoring.pending
+    where transaction_id in (
+        select transaction_id from scoring.pending
+        order by transaction_id
+        limit %(limit)s
+        for update skip locked
+    )
+    returning transaction_id
+)
+select c.transaction_id, t.card_last4, t.amount, t.merchant, t.category, t.transacted_at,
+       m.transaction_id is not null {features}
+from claimed as c
+join ingest.transactions as t using (transaction_id)
+left join features.model_input_v1 as m using (transaction_id)
+order by c.transaction_id;
+
+-- name: insert_predictions
+-- latency_ms: from the start of the ingest transaction (ingested_at) to this insert, a
+-- moment before the prediction commits.
+insert into scoring.predictions (transaction_id, model_version, feature_set_version,
+                                 is_shadow, score, threshold, is_alert, latency_ms)
+select p.transaction_id, p.model_version, p.feature_set_version, p.is_shadow, p.score,
+       p.threshold, p.is_alert,
+       greatest(extract(epoch from clock_timestamp() - t.ingested_at) * 1000, 0)
+from unnest(%(transaction_id)s::bigint[], %(model_version)s::integer[],
+            %(feature_set_version)s::integer[], %(is_shadow)s::boolean[],
+            %(score)s::float8[], %(threshold)s::float8[], %(is_alert)s::boolean[])
+     as p (transaction_id, model_version, feature_set_version, is_shadow, score, threshold,
+           is_alert)
+join ingest.transactions as t using (transaction_id);
+
+-- name: insert_alerts
+-- One NOTIFY fraud_alert per alert, delivered when the batch commits.
+with inserted as (
+    insert into scoring.alerts (transaction_id, model_version, score, threshold, card_last4,
+                                amount, merchant, category, transacted_at, reasons)
+    select a.transaction_id, a.model_version, a.score, a.threshold, t.card_last4, t.amount,
+           t.merchant, t.category, t.transacted_at, a.reasons
+    from unnest(%(transaction_id)s::bigint[], %(model_version)s::integer[],
+                %(score)s::float8[], %(threshold)s::float8[], %(reasons)s::jsonb[])
+         as a (transaction_id, model_version, score, threshold, reasons)
+    join ingest.transactions as t using (transaction_id)
+    returning *
+)
+select pg_notify('fraud_alert', json_build_object(
+    'alert_id', alert_id, 'transaction_id', transaction_id, 'card_last4', card_last4,
+    'amount', amount, 'merchant', merchant, 'category', category,
+    'transacted_at', transacted_at, 'score', score, 'threshold', threshold,
+    'model_version', model_version, 'reasons', reasons)::text)
+from inserted;
+
+-- name: backlog
+select count(*), min(enqueued_at) from scoring.pending;
+
+-- name: recent_alerts
+select json_build_object(
+    'alert_id', alert_id, 'transaction_id', transaction_id, 'card_last4', card_last4,
+    'amount', amount, 'merchant', merchant, 'category', category,
+    'transacted_at', transacted_at, 'score', score, 'threshold', threshold,
+    'model_version', model_version, 'reasons', reasons)::text
+from (select * from scoring.alerts order by alert_id desc limit %(limit)s) as recent
+order by alert_id;

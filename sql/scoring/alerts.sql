@@ -1,0 +1,26 @@
+-- Alerts: champion decisions above threshold, with reason codes. Applied by migration 0005.
+
+create table scoring.alerts (
+    alert_id        bigint generated always as identity primary key,
+    transaction_id  bigint not null unique references ingest.transactions (transaction_id),
+    model_version   integer not null references ml.models (model_version),
+    score           double precision not null,
+    threshold       double precision not null,
+    card_last4      text not null,
+    amount          numeric(12, 2) not null,
+    merchant        text not null,
+    category        text not null,
+    transacted_at   timestamptz not null,
+    -- Top features by contribution to this score (LightGBM SHAP values, log-odds):
+    -- [{"feature": "...", "value": ..., "contribution": ...}, ...], largest first.
+    reasons         jsonb not null default '[]',
+    created_at      timestamptz not null default now(),
+
+    constraint alerts_score_check check (score between 0 and 1 and score >= threshold)
+);
+
+comment on table scoring.alerts is
+    'Champion decisions above threshold, one per transaction, with reason codes; '
+    'also sent as NOTIFY fraud_alert.';
+
+create index alerts_created_at_idx on scoring.alerts (created_at);

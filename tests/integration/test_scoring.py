@@ -1,0 +1,352 @@
+"""The scorer on a real database: exactly-once scoring, shadows, alerts, hot swap, and
+faults (kill -9, PostgreSQL restarting, out-of-order commits, several workers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+
+from scorer import registry
+from scorer.db import connect
+from scorer.embedded import EmbeddedPostgres
+from scorer.migrate import upgrade
+from scorer.names import ALERT_CHANNEL, TRAINER_ROLE
+from scorer.onnx_model import OnnxModel
+from scorer.scoring import Scorer
+from tests.conftest import Databases, embedded_settings
+from tests.history import produce, quick_model
+
+PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
+
+# Every transaction has exactly one champion prediction and nothing is scored twice by a
+# model; returns (transactions, champion predictions, missing, duplicates).
+COVERAGE = """
+select (select count(*) from ingest.transactions),
+       (select count(*) from scoring.predictions where not is_shadow),
+       (select count(*) from ingest.transactions t where not exists (
+            select from scoring.predictions p
+            where p.transaction_id = t.transaction_id and not p.is_shadow)),
+       (select count(*) from (select transaction_id from scoring.predictions
+                              where not is_shadow group by 1 having count(*) > 1) d)
+"""
+
+
+def coverage(url: str) -> tuple[int, int, int, int]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(COVERAGE).fetchone()
+    assert row is not None
+    return row
+
+
+def pending(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select count(*) from scoring.pending").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def env_for(url: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": url, "PGFRAUD_TOKEN_KEY": "k" * 32}
+
+
+def pgfraud(*args: str, url: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PGFRAUD, *args], env=env_for(url), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def start_scorer(*args: str, url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([PGFRAUD, "score", "--poll-interval", "0.2", *args],
+                            env=env_for(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+
+
+def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def stop(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, err
+
+
+@pytest.fixture(scope="module")
+def traffic(databases: Databases) -> str:
+    """Four days of simulated traffic (300 cards), unscored, with a champion and a
+    shadow model trained on it."""
+    url = databases.create()
+    produce(url, days=4, cards=300)
+    quick_model(url, seed=1, status="champion")
+    quick_model(url, seed=2, status="shadow")
+    return url
+
+
+@pytest.fixture
+def db(databases: Databases, traffic: str) -> str:
+    return databases.clone(traffic)
+
+
+def test_every_transaction_is_scored_once_by_champion_and_shadow(db: str) -> None:
+    with Scorer(db, batch_size=700) as scorer:
+        scorer.run(lambda: False, once=True)
+    total, champion_rows, missing, duplicates = coverage(db)
+    assert total > 2000 and champion_rows == total and missing == duplicates == 0
+    assert pending(db) == 0
+    with psycopg.connect(db) as conn:
+        champion, shadow = (v for (v,) in conn.execute(
+            "select model_version from ml.models where status in ('champion', 'shadow') "
+            "order by status"))
+        per_model = dict(conn.execute(
+            "select model_version, count(*) from scoring.predictions group by 1").fetchall())
+        assert per_model == {champion: total, shadow: total}
+        assert conn.execute(
+            "select bool_and(is_shadow = (model_version = %s)), bool_and(latency_ms >= 0), "
+            "bool_and(is_alert = (score >= threshold)), bool_and(true_value is null "
+            "and labeled_at is null and labeled_by is null) from scoring.predictions",
+            (shadow,)).fetchone() == (True, True, True, True)
+        # Alerts: exactly the champion's positive decisions, none from the shadow.
+        assert conn.execute(
+            """select count(*) filter (where a.transaction_id is null),
+                      (select count(*) from scoring.alerts where model_version <> %s)
+               from scoring.predictions p
+               left join scoring.alerts a using (transaction_id)
+               where p.is_alert and not p.is_shadow""", (champion,)).fetchone() == (0, 0)
+        n_alerts = conn.execute("select count(*) from scoring.alerts").fetchone()
+        assert n_alerts is not None and n_alerts[0] > 0
+
+        # The stored scores are what the stored ONNX bytes give for the stored features.
+        model = registry.load(conn, champion)
+        rows = conn.execute(
+            sql.SQL("select p.score, {} from scoring.predictions p "
+                    "join features.model_input_v1 m using (transaction_id) "
+                    "where p.model_version = %s order by random() limit 300").format(
+                sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(n))
+                                   for n in model.feature_names)), (champion,)).fetchall()
+    stored = np.array([r[0] for r in rows])
+    x = np.array([r[1:] for r in rows], dtype=np.float64)
+    assert np.abs(stored - OnnxModel(model.onnx_bytes).predict(x)).max() < 1e-6
+
+
+def test_alerts_notify_with_reason_codes(db: str) -> None:
+    with psycopg.connect(db, autocommit=True) as listener:
+        listener.execute(f"listen {ALERT_CHANNEL}")
+        with Scorer(db) as scorer:
+            scorer.run(lambda: False, once=True)
+        payloads = [json.loads(n.payload) for n in listener.notifies(timeout=2)]
+    with psycopg.connect(db) as conn:
+        stored = conn.execute("select count(*) from scoring.alerts").fetchone()
+    assert stored is not None and len(payloads) == stored[0] > 0
+    first = payloads[0]
+    assert set(first) >= {"transaction_id", "card_last4", "score", "threshold", "reasons",
+                          "model_version", "amount", "merchant"}
+    assert len(first["card_last4"]) == 4 and first["score"] >= first["threshold"]
+    assert 1 <= len(first["reasons"]) <= 3
+    assert all(r["contribution"] > 0 for r in first["reasons"])
+    contributions = [r["contribution"] for r in first["reasons"]]
+    assert contributions == sorted(contributions, reverse=True)
+
+
+def test_no_champion_is_a_clear_error(db_url: str) -> None:
+    produce(db_url, days=0.1, cards=50)
+    result = pgfraud("score", "--once", url=db_url)
+    assert result.returncode == 1
+    assert "no champion" in result.stderr and "pgfraud train --bootstrap" in result.stderr
+    assert pending(db_url) > 0  # nothing was claimed
+
+
+def test_out_of_order_commits_are_not_skipped(db: str) -> None:
+    # Ingest normally commits ids in order: the ingest lock and the event clock serialise
+    # producers. A deployment could still see a lower id commit after higher ones (two
+    # writers, a long transaction), and a max-id watermark would then skip it for good.
+    # To make that happen here, the two triggers that serialise are disabled and each
+    # writer computes its own rows' features with the same SQL function.
+    with psycopg.connect(db) as owner:
+        owner.execute("alter table ingest.transactions disable trigger transactions_lock_ingest")
+        owner.execute("alter table ingest.transactions "
+                      "disable trigger transactions_compute_features")
+    with Scorer(db) as scorer:
+        scorer.run(lambda: False, once=True)
+    insert = """with new as (
+                    insert into ingest.transactions (trans_num, transacted_at, card_token,
+                        card_last4, amount, merchant, category, merchant_lat, merchant_long,
+                        payload_sha256, source)
+                    select 'late-' || %(tag)s || g, now(), repeat('b', 64), '4242', 10, 'm',
+                           'misc_net', 40, -75, repeat('c', 64), 'stream'
+                    from generate_series(1, %(n)s) g
+                    returning transaction_id)
+                select min(transaction_id), max(transaction_id) from new"""
+    with psycopg.connect(db) as early, psycopg.connect(db) as later:
+        first, last = early.execute(insert, {"tag": "a", "n": 5}).fetchone() or (0, 0)
+        early.execute(FEATURES, (first, last))
+        first, last = later.execute(insert, {"tag": "b", "n": 7}).fetchone() or (0, 0)
+        later.execute(FEATURES, (first, last))
+        later.commit()  # the higher ids commit first
+        with Scorer(db) as scorer:
+            scorer.run(lambda: False, once=True)
+        assert _scored_like(db, "late-b%") == 7 and _scored_like(db, "late-a%") == 0
+        early.commit()
+    with Scorer(db) as scorer:
+        scorer.run(lambda: False, once=True)
+    assert _scored_like(db, "late-a%") == 5
+    total, champion_rows, missing, duplicates = coverage(db)
+    assert champion_rows == total and missing == duplicates == 0
+    with psycopg.connect(db) as conn:
+        ids = conn.execute("select max(transaction_id) filter (where trans_num like 'late-a%'),"
+                           " min(transaction_id) filter (where trans_num like 'late-b%')"
+                           " from ingest.transactions").fetchone()
+    assert ids is not None and ids[0] < ids[1]
+
+
+FEATURES = ("insert into features.transaction_features "
+            "select * from features.compute_range(%s, %s)")
+
+
+def _scored_like(url: str, pattern: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select count(*) from scoring.predictions p join ingest.transactions t "
+            "using (transaction_id) where not p.is_shadow and t.trans_num like %s",
+            (pattern,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_four_workers_score_disjoint_batches(db: str) -> None:
+    result = pgfraud("score", "--workers", "4", "--batch-size", "100", "--once", url=db)
+    assert result.returncode == 0, result.stderr
+    total, champion_rows, missing, duplicates = coverage(db)
+    assert champion_rows == total and missing == duplicates == 0
+    assert f"scored {total:,} transactions" in result.stderr
+
+
+def test_kill_minus_nine_at_random_moments(databases: Databases, traffic: str) -> None:
+    url = databases.clone(traffic)
+    produce(url, days=20, cards=1200, seed=11,  # ~50k transactions in all
+            start=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    total = coverage(url)[0]
+    assert total >= 50_000
+    rng = random.Random(7)
+    kills = 0
+    while kills < 10:
+        process = start_scorer("--batch-size", "300", url=url)
+        # Startup (imports, models) takes ~1 s; kill somewhere in the scoring that follows.
+        time.sleep(rng.uniform(1.0, 2.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        kills += 1
+        _, _, missing, duplicates = coverage(url)
+        assert duplicates == 0
+    scored_before = total - coverage(url)[2]
+    assert 0 < scored_before < total, "the kills should land while scoring is under way"
+    result = pgfraud("score", "--once", url=url)
+    assert result.returncode == 0, result.stderr
+    total, champion_rows, missing, duplicates = coverage(url)
+    assert champion_rows == total and missing == duplicates == 0
+
+
+@pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A cluster of its own, so restarting it disturbs no other test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    tmp_path.chmod(0o755)
+    cluster = EmbeddedPostgres(embedded_settings(home / ".pgfraud"))
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+def test_postgres_restart_mid_run(private_cluster: EmbeddedPostgres) -> None:
+    url = private_cluster.url()
+    upgrade(url)
+    produce(url, days=4, cards=800)
+    quick_model(url, status="champion")
+    process = start_scorer("--batch-size", "100", url=url)
+    try:
+        wait_until(lambda: coverage(url)[1] > 0, 30, "scoring to start")
+        private_cluster.stop(mode="immediate")
+        time.sleep(1.5)
+        private_cluster.start()
+        wait_until(lambda: pending(url) == 0, 90, "the scorer to drain the queue")
+    finally:
+        code, err = stop(process)
+    assert code == 0, err
+    assert "database unavailable" in err and "retrying" in err
+    total, champion_rows, missing, duplicates = coverage(url)
+    assert champion_rows == total and missing == duplicates == 0
+
+
+def test_hot_swap_without_gap_or_double(db: str) -> None:
+    with psycopg.connect(db) as conn:
+        old = registry.champion(conn)
+    new = quick_model(db, seed=3)
+    process = start_scorer("--batch-size", "50", url=db)
+    producer = subprocess.Popen(
+        [PGFRAUD, "produce", "--rate", "300", "--duration", "15", "--cards", "300",
+         "--start", "2026-11-01"], env=env_for(db), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: _scored_by(db, old) > 3000 and pending(db) < 100, 60,
+                   "the scorer to catch up with the producer")
+        with connect(db, role=TRAINER_ROLE, autocommit=True) as conn:
+            registry.promote(conn, new)
+        promoted_at = time.monotonic()
+        wait_until(lambda: _scored_by(db, new) > 0, 10, "the new champion to score")
+        switch_s = time.monotonic() - promoted_at
+    finally:
+        producer_err = producer.communicate(timeout=60)[1]
+        wait_until(lambda: pending(db) == 0, 60, "the queue to drain")
+        code, err = stop(process)
+    assert producer.returncode == 0, producer_err
+    assert code == 0, err
+    assert switch_s < 5
+    total, champion_rows, missing, duplicates = coverage(db)
+    assert champion_rows == total and missing == duplicates == 0
+    with psycopg.connect(db) as conn:
+        last_old, first_new = conn.execute(
+            "select max(scored_at) filter (where model_version = %s), "
+            "min(scored_at) filter (where model_version = %s) from scoring.predictions",
+            (old, new)).fetchone() or (None, None)
+    # Every batch of the old champion committed before the promotion, and every batch of
+    # the new one began after it.
+    assert last_old is not None and first_new is not None and last_old < first_new
+
+
+def _scored_by(url: str, version: int) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select count(*) from scoring.predictions where model_version = %s",
+                           (version,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_produce_while_scoring_leaves_one_champion_prediction_each(db_url: str) -> None:
+    produce(db_url, days=1, cards=300)
+    quick_model(db_url, status="champion")
+    scorer = start_scorer(url=db_url)
+    try:
+        result = pgfraud("produce", "--rate", "500", "--duration", "10", "--cards", "300",
+                         url=db_url)
+        assert result.returncode == 0, result.stderr
+        wait_until(lambda: pending(db_url) == 0, 60, "the scorer to catch up")
+    finally:
+        code, err = stop(scorer)
+    assert code == 0, err
+    total, champion_rows, missing, duplicates = coverage(db_url)
+    assert total > 4000 and champion_rows == total and missing == duplicates == 0
