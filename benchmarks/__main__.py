@@ -7,10 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
-from benchmarks import bench_embedded, bench_features, bench_ingest, bench_models
+from benchmarks import bench_embedded, bench_features, bench_ingest, bench_models, bench_scoring
 from benchmarks.common import machine
 
-BENCHMARKS = [bench_embedded, bench_ingest, bench_features, bench_models]
+BENCHMARKS = [bench_embedded, bench_ingest, bench_features, bench_models, bench_scoring]
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 

@@ -14,6 +14,7 @@ from scorer.cli.db import db
 from scorer.cli.demo import demo
 from scorer.cli.features import features
 from scorer.cli.ingest import import_csv, produce
+from scorer.cli.labels import analysts, label, replay, retrain, review
 from scorer.cli.migrate import migrate
 from scorer.cli.models import models, train
 from scorer.cli.score import alerts, score
@@ -52,6 +53,8 @@ cli.add_command(train)
 cli.add_command(models)
 cli.add_command(score)
 cli.add_command(alerts)
+for command in (label, review, analysts, retrain, replay):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 import click
 from psycopg import sql
@@ -18,7 +19,7 @@ from scorer.db import connect, database_url, redact
 from scorer.names import PRODUCER_ROLE, TRAINER_ROLE
 
 TABLES = ("ingest.transactions", "ingest.quarantine", "features.transaction_features",
-          "truth.fraud_transactions", "scoring.predictions", "ml.models")
+          "truth.fraud_transactions", "scoring.predictions", "scoring.alerts", "ml.models")
 QUERIES = (
     ("Transactions per category yesterday",
      "select category, count(*), round(avg(amount), 2) as avg_amount\n"
@@ -28,6 +29,10 @@ QUERIES = (
      "       f.amount_zscore_30d, f.km_from_home, f.speed_kmh_from_previous\n"
      "  from ingest.transactions t join features.transaction_features f using (transaction_id)\n"
      "  order by t.transaction_id desc limit 5;"),
+    ("The newest alerts with their reason codes (docs/scoring.md)",
+     "select transaction_id, card_last4, amount, merchant, round(score::numeric, 3) as score,\n"
+     "       reasons->0->>'feature' as top_reason\n"
+     "  from scoring.alerts order by alert_id desc limit 5;"),
     ("The simulated fraud (ground truth; the scorer cannot read it)",
      "select i.scenario, count(*) as transactions, count(distinct i.incident_id) as incidents\n"
      "  from truth.fraud_transactions f join truth.fraud_incidents i using (incident_id)\n"
@@ -45,8 +50,9 @@ def demo(span: float) -> None:
     Uses the embedded PostgreSQL unless DATABASE_URL is set. The history is
     deterministic (seed 42) and ends at midnight UTC today, so running the demo again the
     same day adds nothing. Without a champion model, one is trained on 14 days of
-    simulated history (pgfraud train --bootstrap) and promoted. Scoring, labelling and
-    reports join this command as they are built.
+    simulated history (pgfraud train --bootstrap) and promoted; then every queued
+    transaction is scored (pgfraud score --once). Labelling and reports join this command
+    as they are built.
     """
     url = database_url()
     click.echo(f"database   {redact(url)}")
@@ -64,6 +70,7 @@ def demo(span: float) -> None:
                    f"UTC: {ingestor.stats.accepted:,} new, {ingestor.stats.duplicates:,} "
                    f"already there, {stream.fraud_emitted:,} fraudulent")
     _bootstrap_model(url)
+    _score(url)
     with connect(url) as conn:
         for table in TABLES:
             row = conn.execute(
@@ -99,3 +106,21 @@ def _bootstrap_model(url: str) -> None:
                f"{validation.get('average_precision') or 0:.3f} (random ranking "
                f"{validation.get('random_average_precision') or 0:.3f}); "
                f"pgfraud models show {current}")
+
+
+def _score(url: str) -> None:
+    from scorer.scoring import Scorer
+
+    started = time.monotonic()
+    scored = alerts = 0
+
+    def count(result: Any) -> None:
+        nonlocal scored, alerts
+        scored += result.claimed
+        alerts += result.alerts
+
+    with Scorer(url, batch_size=2000) as scorer:
+        scorer.run(lambda: False, once=True, on_batch=count)
+    click.echo(f"scored     {scored:,} transactions in {time.monotonic() - started:.1f} s "
+               f"(pgfraud score --once): {alerts:,} alerts; live: pgfraud score, "
+               f"pgfraud alerts tail")

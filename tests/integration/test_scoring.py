@@ -4,6 +4,7 @@ faults (kill -9, PostgreSQL restarting, out-of-order commits, several workers)."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import random
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def start_scorer(*args: str, url: str) -> subprocess.Popen[str]:
                             text=True, stdin=subprocess.DEVNULL)
 
 
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -114,7 +115,7 @@ def test_every_transaction_is_scored_once_by_champion_and_shadow(db: str) -> Non
         champion, shadow = (v for (v,) in conn.execute(
             "select model_version from ml.models where status in ('champion', 'shadow') "
             "order by status"))
-        per_model = dict(conn.execute(
+        per_model: dict[int, int] = dict(conn.execute(
             "select model_version, count(*) from scoring.predictions group by 1").fetchall())
         assert per_model == {champion: total, shadow: total}
         assert conn.execute(
@@ -243,22 +244,28 @@ def test_kill_minus_nine_at_random_moments(databases: Databases, traffic: str) -
     total = coverage(url)[0]
     assert total >= 50_000
     rng = random.Random(7)
-    kills = 0
-    while kills < 10:
+    for _ in range(10):
+        before = coverage(url)[1]
         process = start_scorer("--batch-size", "300", url=url)
-        # Startup (imports, models) takes ~1 s; kill somewhere in the scoring that follows.
-        time.sleep(rng.uniform(1.0, 2.5))
+        # Wait until this scorer commits its first batch, then kill it a random moment
+        # later: mid-batch, between batches, while reading or writing.
+        wait_until(functools.partial(_progressed, url, before, process), 60,
+                   "the scorer to commit a batch")
+        time.sleep(rng.uniform(0, 0.4))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-        kills += 1
-        _, _, missing, duplicates = coverage(url)
-        assert duplicates == 0
+        assert process.returncode == -signal.SIGKILL, "the scorer ended before the kill"
+        assert coverage(url)[3] == 0  # no duplicates, ever
     scored_before = total - coverage(url)[2]
     assert 0 < scored_before < total, "the kills should land while scoring is under way"
     result = pgfraud("score", "--once", url=url)
     assert result.returncode == 0, result.stderr
     total, champion_rows, missing, duplicates = coverage(url)
     assert champion_rows == total and missing == duplicates == 0
+
+
+def _progressed(url: str, before: int, process: subprocess.Popen[str]) -> bool:
+    return coverage(url)[1] > before or process.poll() is not None
 
 
 @pytest.fixture
@@ -296,6 +303,7 @@ def test_postgres_restart_mid_run(private_cluster: EmbeddedPostgres) -> None:
 def test_hot_swap_without_gap_or_double(db: str) -> None:
     with psycopg.connect(db) as conn:
         old = registry.champion(conn)
+    assert old is not None
     new = quick_model(db, seed=3)
     process = start_scorer("--batch-size", "50", url=db)
     producer = subprocess.Popen(

@@ -1,0 +1,250 @@
+"""``pgfraud label``, ``review``, ``analysts``, ``retrain`` and ``replay``: the feedback loop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from scorer.cli import params
+from scorer.db import connect, database_url
+from scorer.names import ANALYST_ROLE, TRAINER_ROLE
+
+out = Console()
+err = Console(stderr=True)
+
+
+@click.command()
+@click.argument("transaction", required=False)
+@click.argument("value", required=False, metavar="fraud|legit")
+@click.option("--note", help="Why (kept in label_note and in the label history).")
+@click.option("--csv", "csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Label many: a CSV with transaction_id or trans_num, label (fraud/legit) "
+                   "and optionally note.")
+def label(transaction: str | None, value: str | None, note: str | None,
+          csv_file: Path | None) -> None:
+    """Label a transaction as fraud or legit (TRANSACTION: id or trans_num), or many from
+    a CSV. Runs as pgfraud_analyst.
+
+    All or nothing: unknown or not yet scored transactions are listed and nothing is
+    written. The label goes on every prediction of the transaction (champion and
+    shadows); labeled_at and labeled_by are stamped by the database and each change is
+    appended to scoring.label_events. Relabelling is allowed and recorded.
+
+    \b
+    Examples:
+      pgfraud label 1042 fraud --note "cardholder confirmed"
+      pgfraud label --csv chargebacks.csv
+    The same in SQL, as an analyst:
+      update scoring.predictions set true_value = true where transaction_id = 1042;
+    """
+    from scorer.labels import LabelRequest, apply_labels, parse_value, read_csv
+
+    if csv_file is not None:
+        if transaction or value:
+            raise click.UsageError("give TRANSACTION and a value, or --csv, not both")
+        requests = read_csv(csv_file)
+        if note:
+            requests = [r if r.note else LabelRequest(r.key, r.value, note) for r in requests]
+    else:
+        if not transaction or not value:
+            raise click.UsageError("give TRANSACTION and fraud|legit (or --csv FILE)")
+        requests = [LabelRequest(transaction, parse_value(value), note)]
+    with connect(role=ANALYST_ROLE) as conn:
+        summary = apply_labels(conn, requests)
+    click.echo(f"labelled {summary.requested:,} request(s): {summary.newly_labelled:,} new, "
+               f"{summary.relabelled:,} changed, {summary.unchanged:,} unchanged; "
+               f"{summary.fraud:,} fraud")
+
+
+@click.command()
+@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1),
+              help="How many alerts: the investigators' budget.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
+def review(top: int, as_json: bool) -> None:
+    """The review queue: unlabelled alerts, highest score first, with reason codes and
+    the card's recent history (scoring.review_queue). Runs as pgfraud_analyst."""
+    from scorer.labels import review_queue
+
+    with connect(role=ANALYST_ROLE) as conn:
+        rows = review_queue(conn, top)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+        return
+    if not rows:
+        out.print("the review queue is empty: every alert is labelled")
+        return
+    table = Table(title=f"review queue (top {top} unlabelled alerts)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("tx", "when (UTC)", "card", "amount", "merchant", "score", "why",
+                   "card before"):
+        table.add_column(column, justify="right" if column in ("tx", "amount", "score")
+                         else "left")
+    for row in rows:
+        why = ", ".join(r["feature"] for r in row["reasons"] or [])
+        recent = row["card_recent_transactions"] or []
+        before = "; ".join(f"{float(r['amount']):,.0f} {r['category']}" for r in recent[:3])
+        table.add_row(str(row["transaction_id"]), f"{row['transacted_at']:%m-%d %H:%M}",
+                      f"…{row['card_last4']}", f"{row['amount']:,.2f}",
+                      row["merchant"][:22], f"{row['score']:.3f}", why, before or "—")
+    out.print(table)
+    out.print("label: pgfraud label TX fraud|legit  (or update scoring.predictions set "
+              "true_value = … where transaction_id = TX)")
+
+
+@click.command()
+@click.option("--delay", default="2d", show_default=True, callback=params.timedelta,
+              metavar="TIME", help="Event time between a transaction and its review.")
+@click.option("--coverage", default=0.3, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of non-alerted transactions reviewed (every alert is).")
+@click.option("--chargeback-delay", default="30d", show_default=True,
+              callback=params.timedelta, metavar="TIME",
+              help="Event time until a missed fraud comes back as a chargeback.")
+@click.option("--seed", default=0, show_default=True, help="Which transactions are sampled.")
+@click.option("--follow", is_flag=True, help="Keep labelling as time passes (every 5 s).")
+def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelta,
+             seed: int, follow: bool) -> None:
+    """Simulated analysts, for demos and backtests: label predictions from ground truth.
+
+    Alerts are reviewed first (all of them), a --coverage sample of the other scored
+    transactions too, each --delay after it happened (event time); frauds nobody
+    reviewed come back as chargebacks after --chargeback-delay. Reads the truth schema,
+    so it runs as the owner; the labels go through the same triggers as an analyst's.
+    """
+    from scorer.labels import AnalystOptions, simulate_analysts
+    from scorer.workers import stop_on_signals
+
+    options = AnalystOptions(delay=delay or dt.timedelta(days=2), coverage=coverage,
+                             chargeback_delay=chargeback_delay or dt.timedelta(days=30),
+                             seed=seed)
+    with connect(autocommit=True) as conn, stop_on_signals() as stop:
+        while True:
+            done = simulate_analysts(conn, options)
+            if done.labelled or not follow:
+                click.echo(f"labelled {done.labelled:,} ({done.fraud:,} fraud): "
+                           f"{done.alerts_reviewed:,} alerts reviewed, {done.sampled:,} "
+                           f"sampled, {done.chargebacks:,} chargebacks")
+            if not follow:
+                return
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not stop():
+                time.sleep(0.2)
+            if stop():
+                return
+
+
+@click.command()
+@click.option("--auto", "auto", is_flag=True,
+              help="Train only if at least --min-labels new labels arrived since the last "
+                   "training (otherwise: always train).")
+@click.option("--min-labels", default=500, show_default=True, type=click.IntRange(min=0),
+              help="With --auto: new label events needed.")
+@click.option("--margin", default=0.0, show_default=True, type=float,
+              help="Average-precision points the challenger must gain to be promoted.")
+@click.option("--label-delay", default="7d", show_default=True, callback=params.timedelta,
+              metavar="TIME", help="Labels of transactions older than this count as matured.")
+def retrain(auto: bool, min_labels: int, margin: float, label_delay: dt.timedelta) -> None:
+    """Train a challenger, score it in shadow, and promote it only if it beats the
+    champion on matured labels by --margin. Every decision is recorded with its numbers
+    in ml.retrain_decisions (also when nothing is triggered)."""
+    from scorer import retrain as retraining
+
+    options = retraining.RetrainOptions(min_new_labels=min_labels, margin=margin,
+                                        label_delay=label_delay or dt.timedelta(days=7),
+                                        force=not auto)
+    with connect(role=TRAINER_ROLE, autocommit=True) as conn:
+        decision = retraining.retrain(conn, options, on_stage=lambda s: err.print(s))
+    click.echo(f"decision {decision.decision_id}: {decision.outcome} "
+               f"({decision.trigger_reason}, {decision.new_labels:,} new labels)"
+               + (f"; challenger {decision.challenger}" if decision.challenger else "")
+               + f": {decision.detail}")
+
+
+@click.command()
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--label-delay", default="7d", show_default=True, callback=params.timedelta,
+              metavar="TIME", help="Event time until a transaction's label is revealed.")
+@click.option("--retrain-every", default="7d", show_default=True, callback=params.timedelta,
+              metavar="TIME", help="Event time between retraining decisions.")
+@click.option("--margin", default=0.0, show_default=True, type=float,
+              help="Average-precision points a challenger must gain to be promoted.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as JSON here.")
+def replay(csv_file: Path, label_delay: dt.timedelta, retrain_every: dt.timedelta,
+           margin: float, report_path: Path | None) -> None:
+    """Backtest: replay a Kaggle-layout CSV through ingest, features, scoring, delayed
+    labels and weekly retraining, as fast as the machine goes, then report.
+
+    Rows go in event-time order, a simulated day at a time. Each transaction's label is
+    revealed --label-delay after it (as an analyst would write true_value); every
+    --retrain-every a challenger is trained on the labels known at that moment and
+    promoted if it beats the champion on matured labels. A bootstrap model covers the
+    first days. The report: ROC AUC, average precision, card precision@100 and alert
+    precision/recall over the replay and per week, and the model history.
+    """
+    from producer.cards import Tokenizer
+    from scorer.replay import ReplayOptions
+    from scorer.replay import replay as run_replay
+
+    options = ReplayOptions(label_delay=label_delay or dt.timedelta(days=7),
+                            retrain_every=retrain_every or dt.timedelta(days=7), margin=margin)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("reading", total=None)
+        report = run_replay(database_url(), csv_file, options,
+                            tokenizer=Tokenizer.from_settings(),
+                            on_progress=lambda stage, done, total: progress.update(
+                                task, description=stage, completed=done, total=total))
+    _print_report(report)
+    if report_path is not None:
+        report_path.write_text(json.dumps({
+            "rows": report.rows, "rejected": report.rejected, "seconds": report.seconds,
+            "overall": report.overall, "weeks": report.weeks,
+            "champions": report.champions,
+            "decisions": [d.__dict__ for d in report.decisions]}, indent=2, default=str))
+        click.echo(f"report written to {report_path}")
+
+
+def _print_report(report: Any) -> None:
+    o = report.overall
+    out.print(f"replayed {report.rows:,} transactions ({report.rejected:,} rejected) in "
+              f"{report.seconds:,.1f} s ({report.rows / max(report.seconds, 1e-9):,.0f}/s)")
+    table = Table(title="champion decisions against the file's is_fraud", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("period", "transactions", "frauds", "ROC AUC", "AP", "random AP", "CP@100",
+                   "alert precision", "alert recall"):
+        table.add_column(column, justify="left" if column == "period" else "right")
+
+    def add(period: str, m: dict[str, Any]) -> None:
+        table.add_row(period, f"{m['transactions']:,}", f"{m['frauds']:,}", _n(m["roc_auc"]),
+                      _n(m["average_precision"]), _n(m["random_average_precision"]),
+                      _n(m["card_precision_at_100"]), _n(m["alert_precision"]),
+                      _n(m["alert_recall"]))
+
+    for week in report.weeks:
+        add(f"week of {week['week_start']}", week)
+    add("whole replay", o)
+    out.print(table)
+    history = Table(title="model history", title_justify="left", box=box.SIMPLE_HEAD,
+                    pad_edge=False)
+    for column in ("at (event time)", "decision", "champion", "challenger", "detail"):
+        history.add_column(column)
+    for at, version in report.champions[:1]:
+        history.add_row(at[:16], "bootstrap / existing", str(version), "", "")
+    for decision in report.decisions:
+        history.add_row("", decision.outcome, str(decision.champion or ""),
+                        str(decision.challenger or ""), decision.detail[:70])
+    out.print(history)
+
+
+def _n(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,191 @@
+"""Backtest: replay a historical Kaggle-layout file through the whole system.
+
+Rows are sorted by event time and fed day by day (event time) through the real path:
+ingest (features by trigger) → the scorer (champion and shadows) → labels revealed as an
+analyst would, ``label_delay`` after each transaction → a retraining decision every
+``retrain_every`` on the labels known at that moment (``scorer.retrain``: challenger in
+shadow, promoted only if it beats the champion on matured labels). Before the first day,
+a bootstrap model trained on simulated history (ending where the file begins) is the
+champion, so every row is scored.
+
+The report measures the champion's decisions as they were made: each transaction's
+champion prediction against the file's ``is_fraud``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from producer import kaggle
+from producer.cards import Tokenizer
+from producer.ingest import Ingestor
+from producer.records import CardTransaction, Rejection
+from scorer import bootstrap, metrics, registry, retrain, training
+from scorer.db import connect
+from scorer.labels import AnalystOptions, simulate_analysts
+from scorer.names import PRODUCER_ROLE, TRAINER_ROLE
+from scorer.scoring import Scorer
+
+DAY = dt.timedelta(days=1)
+
+OUTCOMES = """
+select extract(epoch from t.transacted_at)::float8, t.card_token, p.score, p.is_alert,
+       f.trans_num is not null, p.model_version
+from scoring.predictions p
+join ingest.transactions t using (transaction_id)
+left join truth.fraud_transactions f using (trans_num)
+where not p.is_shadow and t.source = 'replay'
+order by t.transacted_at, t.transaction_id
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayOptions:
+    label_delay: dt.timedelta = dt.timedelta(days=7)
+    retrain_every: dt.timedelta = dt.timedelta(days=7)
+    margin: float = 0.0
+    batch_size: int = 2000
+
+
+@dataclasses.dataclass
+class ReplayReport:
+    rows: int
+    rejected: int
+    seconds: float
+    overall: dict[str, Any]
+    weeks: list[dict[str, Any]]
+    decisions: list[retrain.Decision]
+    champions: list[tuple[str, int]]   # (event time the model became champion, version)
+
+
+def _load(path: Path, on_bytes: Callable[[int], None]) -> tuple[list[CardTransaction],
+                                                                 list[tuple[Rejection, Any]]]:
+    accepted, rejected = [], []
+    for parsed, raw in kaggle.read_rows(path, on_bytes):
+        if isinstance(parsed, Rejection):
+            rejected.append((parsed, raw))
+        else:
+            accepted.append(parsed)
+    accepted.sort(key=lambda tx: tx.transacted_at)  # stable: file order within a time
+    return accepted, rejected
+
+
+def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
+           tokenizer: Tokenizer,
+           on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+           ) -> ReplayReport:
+    started = time.monotonic()
+    size = path.stat().st_size
+    read = [0]
+
+    def bytes_read(n: int) -> None:
+        read[0] += n
+        on_progress("reading", read[0], size)
+
+    rows, rejected = _load(path, bytes_read)
+    if not rows:
+        raise training.TrainingError(f"{path} has no valid rows to replay")
+    first = rows[0].transacted_at
+    decisions: list[retrain.Decision] = []
+    champions: list[tuple[str, int]] = []
+
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
+        champion = registry.champion(trainer)
+    if champion is None:
+        on_progress("bootstrap model (simulated history)", 0, len(rows))
+        trained = training.train(bootstrap.simulated_history(url, end=first))
+        with connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
+            champion, _ = registry.register(trainer, trained, mode="bootstrap", cutoff=None,
+                                            seconds=0.0, deploy="promote")
+    assert champion is not None
+    champions.append((first.isoformat(timespec="seconds"), champion))
+
+    analysts = AnalystOptions(delay=options.label_delay, coverage=1.0,
+                              chargeback_delay=options.label_delay, labeled_by="replay")
+    retrain_options = retrain.RetrainOptions(force=True, margin=options.margin,
+                                             label_delay=options.label_delay)
+    next_retrain = first + options.retrain_every
+    done = 0
+    with connect(url, role=PRODUCER_ROLE) as producer_conn, \
+            Ingestor(producer_conn, source="replay", tokenizer=tokenizer,
+                     batch_size=options.batch_size) as ingestor, \
+            Scorer(url, batch_size=options.batch_size) as scorer, \
+            psycopg.connect(url, autocommit=True) as owner, \
+            connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
+        for parsed, raw in rejected:
+            ingestor.reject(parsed, raw, raw.get("trans_num"))
+        day_end = first.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+        index = 0
+        while index < len(rows):
+            while index < len(rows) and rows[index].transacted_at < day_end:
+                ingestor.add(rows[index])
+                index += 1
+            ingestor.drain()
+            scorer.drain()
+            done = index
+            clock = rows[index - 1].transacted_at
+            simulate_analysts(owner, analysts)
+            if clock >= next_retrain:
+                decision = retrain.retrain(trainer, retrain_options, cutoff=clock)
+                decisions.append(decision)
+                if decision.outcome == "promoted" and decision.challenger is not None:
+                    champions.append((clock.isoformat(timespec="seconds"),
+                                      decision.challenger))
+                next_retrain = clock + options.retrain_every
+            on_progress(f"replaying, event time {clock:%Y-%m-%d}", done, len(rows))
+            day_end += DAY
+        # The rest of the labels arrive after the file ends.
+        simulate_analysts(owner, dataclasses.replace(analysts, delay=dt.timedelta(0),
+                                                     chargeback_delay=dt.timedelta(0)))
+        outcomes = owner.execute(OUTCOMES).fetchall()
+    overall, weeks = evaluate(outcomes, first)
+    return ReplayReport(len(rows), len(rejected), time.monotonic() - started, overall, weeks,
+                        decisions, champions)
+
+
+def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime
+             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """ROC AUC, AP, CP@100 (daily), precision and recall of the alerts; overall and per
+    week from ``first``. Rows: (epoch, card, score, is_alert, is_fraud, model)."""
+    if not outcomes:
+        return {}, []
+    times = np.array([r[0] for r in outcomes])
+    cards = np.array([r[1] for r in outcomes], dtype=object)
+    scores = np.array([r[2] for r in outcomes])
+    alerts = np.array([r[3] for r in outcomes], dtype=bool)
+    fraud = np.array([r[4] for r in outcomes], dtype=bool)
+
+    def summary(mask: np.ndarray) -> dict[str, Any]:
+        y, s = fraud[mask], scores[mask]
+        days = np.floor(times[mask] / 86_400).astype(np.int64)
+        cp, _ = metrics.card_precision_at_k(days, cards[mask], y, s, k=100)
+        tp = int((alerts[mask] & y).sum())
+        return {"transactions": int(mask.sum()), "frauds": int(y.sum()),
+                "alerts": int(alerts[mask].sum()),
+                "roc_auc": _finite(metrics.roc_auc(y, s)),
+                "average_precision": _finite(metrics.average_precision(y, s)),
+                "card_precision_at_100": _finite(cp),
+                "alert_precision": tp / alerts[mask].sum() if alerts[mask].any() else None,
+                "alert_recall": tp / y.sum() if y.any() else None,
+                "random_average_precision": float(y.mean()) if len(y) else None}
+
+    overall = summary(np.ones(len(times), dtype=bool))
+    week = np.floor((times - first.timestamp()) / (7 * 86_400)).astype(np.int64)
+    weeks = []
+    for w in np.unique(week):
+        entry = summary(week == w)
+        entry["week_start"] = (first + dt.timedelta(weeks=int(w))).date().isoformat()
+        weeks.append(entry)
+    return overall, weeks
+
+
+def _finite(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)

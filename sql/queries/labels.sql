@@ -1,0 +1,71 @@
+-- Queries of labelling, review, simulated analysts and replay (scorer/labels.py).
+
+-- name: resolve
+-- Requested keys (transaction id or trans_num) to transaction ids, with whether the
+-- transaction has been scored (labels live on prediction rows) and its current label.
+select r.ordinal, t.transaction_id,
+       exists (select from scoring.predictions p where p.transaction_id = t.transaction_id),
+       (select p.true_value from scoring.predictions p
+        where p.transaction_id = t.transaction_id
+        order by p.is_shadow, p.prediction_id limit 1)
+from unnest(%(keys)s::text[]) with ordinality as r (key, ordinal)
+left join ingest.transactions as t
+    on t.trans_num = r.key or (r.key ~ '^[0-9]{1,18}$' and t.transaction_id = r.key::bigint)
+order by r.ordinal;
+
+-- name: apply
+-- One label per transaction, on every prediction row of it (champion and shadows); the
+-- triggers stamp labeled_at / labeled_by and append to scoring.label_events.
+update scoring.predictions as p
+set true_value = r.value,
+    label_note = coalesce(r.note, p.label_note)
+from unnest(%(ids)s::bigint[], %(values)s::boolean[], %(notes)s::text[])
+     as r (transaction_id, value, note)
+where p.transaction_id = r.transaction_id
+  and (p.true_value is distinct from r.value
+       or (r.note is not null and r.note is distinct from p.label_note));
+
+-- name: review
+select alert_id, transaction_id, transacted_at, card_last4, amount, merchant, category,
+       score, threshold, model_version, reasons, card_tx_count_24h, km_from_home,
+       speed_kmh_from_previous, card_recent_transactions
+from scoring.review_queue
+limit %(limit)s;
+
+-- name: simulated_labels_due
+-- What simulated analysts label now: champion alerts and a --coverage sample of other
+-- scored transactions once --delay of event time has passed, and missed frauds as
+-- chargebacks after --chargeback-delay. Labels come from the truth schema (this runs as
+-- the owner, never as a scoring-path role) and arrive at event time + delay.
+with clock as (select max_transacted_at as now from ingest.event_clock),
+candidates as (
+    select p.transaction_id, t.transacted_at, p.is_alert,
+           f.trans_num is not null as is_fraud,
+           (hashtextextended(p.transaction_id::text, %(seed)s) & 1048575) / 1048576.0
+               < %(coverage)s as sampled
+    from scoring.predictions as p
+    join ingest.transactions as t using (transaction_id)
+    left join truth.fraud_transactions as f using (trans_num)
+    where not p.is_shadow
+      and not exists (select from scoring.predictions l
+                      where l.transaction_id = p.transaction_id and l.true_value is not null)
+)
+select c.transaction_id, c.is_fraud,
+       case when c.is_alert or c.sampled then c.transacted_at + %(delay)s
+            else c.transacted_at + %(chargeback_delay)s end as labeled_at,
+       case when c.is_alert then 'alert review'
+            when c.sampled then 'sampled review'
+            else 'chargeback' end as note
+from candidates as c, clock
+where ((c.is_alert or c.sampled) and c.transacted_at + %(delay)s <= clock.now)
+   or (c.is_fraud and not c.is_alert and not c.sampled
+       and c.transacted_at + %(chargeback_delay)s <= clock.now)
+order by c.transaction_id;
+
+-- name: apply_simulated
+update scoring.predictions as p
+set true_value = r.value, label_note = r.note, labeled_at = r.labeled_at,
+    labeled_by = %(labeled_by)s
+from unnest(%(ids)s::bigint[], %(values)s::boolean[], %(labeled_at)s::timestamptz[],
+            %(notes)s::text[]) as r (transaction_id, value, labeled_at, note)
+where p.transaction_id = r.transaction_id;
