@@ -61,9 +61,10 @@ def label_from_truth(url: str, labeled_at: dt.datetime | None = None) -> int:
 
 
 def quick_model(url: str, *, seed: int = 0, trees: int = 30, alert_share: float = 0.02,
-                status: str = "candidate") -> int:
+                status: str = "candidate", shuffle_labels: bool = False) -> int:
     """Train a small real model on the database's own features and truth, register it
     (as the owner, bypassing the trainer's checks) with ``status``; returns its version.
+    With ``shuffle_labels`` the labels are permuted first, so the model ranks at random.
 
     For scorer tests: seconds instead of a full ``pgfraud train``.
     """
@@ -84,6 +85,8 @@ def quick_model(url: str, *, seed: int = 0, trees: int = 30, alert_share: float 
                 sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(n)) for n in names))
         ).fetchall()
         y = np.array([r[0] for r in rows], dtype=float)
+        if shuffle_labels:  # a model that ranks at random
+            np.random.default_rng(seed).shuffle(y)
         x = np.array([r[1:] for r in rows], dtype=np.float64).astype(np.float32)
         booster = lgb.train({"objective": "binary", "verbose": -1, "seed": seed,
                              "num_threads": 1, "bagging_fraction": 0.8, "bagging_freq": 1},

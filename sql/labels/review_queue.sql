@@ -48,3 +48,8 @@ order by a.score desc, a.alert_id;
 comment on view scoring.review_queue is
     'Unlabelled alerts, highest score first, with reason codes and the card''s last 5 '
     'transactions before it.';
+
+-- Unlabelled champion predictions: what simulated analysts and replays look through
+-- each round. Without it every round scans every prediction ever made.
+create index predictions_unlabelled_idx on scoring.predictions (transaction_id)
+    where true_value is null and not is_shadow;

@@ -1,16 +1,21 @@
 -- Queries of labelling, review, simulated analysts and replay (scorer/labels.py).
 
 -- name: resolve
--- Requested keys (transaction id or trans_num) to transaction ids, with whether the
--- transaction has been scored (labels live on prediction rows) and its current label.
+-- Requested keys (a trans_num, else a transaction id) to transaction ids, with whether
+-- the transaction has been scored (labels live on prediction rows) and its current label.
 select r.ordinal, t.transaction_id,
        exists (select from scoring.predictions p where p.transaction_id = t.transaction_id),
        (select p.true_value from scoring.predictions p
         where p.transaction_id = t.transaction_id
         order by p.is_shadow, p.prediction_id limit 1)
 from unnest(%(keys)s::text[]) with ordinality as r (key, ordinal)
-left join ingest.transactions as t
-    on t.trans_num = r.key or (r.key ~ '^[0-9]{1,18}$' and t.transaction_id = r.key::bigint)
+left join lateral (
+    select x.transaction_id from ingest.transactions as x where x.trans_num = r.key
+    union all
+    select x.transaction_id from ingest.transactions as x
+    where x.transaction_id = case when r.key ~ '^[0-9]{1,18}$' then r.key::bigint end
+    limit 1
+) as t on true
 order by r.ordinal;
 
 -- name: apply
@@ -46,7 +51,7 @@ candidates as (
     from scoring.predictions as p
     join ingest.transactions as t using (transaction_id)
     left join truth.fraud_transactions as f using (trans_num)
-    where not p.is_shadow
+    where not p.is_shadow and p.true_value is null   -- predictions_unlabelled_idx
       and not exists (select from scoring.predictions l
                       where l.transaction_id = p.transaction_id and l.true_value is not null)
 )

@@ -170,6 +170,15 @@ MATRIX: list[tuple[str, str, bool]] = [
     ("pgfraud_analyst", "delete from scoring.pending", False),
     ("pgfraud_reader", "select * from scoring.pending", False),
     ("pgfraud_trainer", "select * from scoring.alerts", False),
+    # The review queue and the trans_num lookup for analysts; retraining decisions.
+    ("pgfraud_analyst", "select * from scoring.review_queue", True),
+    ("pgfraud_analyst", "select transaction_id, trans_num from ingest.transactions", True),
+    ("pgfraud_analyst", "select card_token from ingest.transactions", False),
+    ("pgfraud_analyst", "select * from ml.retrain_decisions", False),
+    ("pgfraud_reader", "select * from scoring.review_queue", False),
+    ("pgfraud_trainer", "select * from ml.retrain_decisions", True),
+    ("pgfraud_trainer", "delete from ml.retrain_decisions", False),
+    ("pgfraud_scorer", "select * from scoring.review_queue", False),
     ("pgfraud_scorer", "select ml.promote(%(model)s)", False),
     ("pgfraud_analyst", "select ml.rollback()", False),
 ]

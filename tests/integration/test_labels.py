@@ -1,0 +1,250 @@
+"""The feedback loop: labelling (SQL and CLI), the audit trail, the review queue,
+simulated analysts, retraining decisions and the replay backtest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from scorer import registry
+from scorer.db import connect
+from scorer.labels import AnalystOptions, simulate_analysts
+from scorer.names import ANALYST_ROLE, TRAINER_ROLE
+from scorer.retrain import RetrainOptions, retrain
+from scorer.scoring import Scorer
+from tests.conftest import Databases
+from tests.history import label_from_truth, produce, quick_model
+
+PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
+
+
+def pgfraud(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "PGFRAUD_TOKEN_KEY": "k" * 32, "COLUMNS": "160"}
+    return subprocess.run([PGFRAUD, *args], env=env, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def scored(databases: Databases) -> str:
+    """Three days of traffic scored by a champion (no shadow)."""
+    url = databases.create()
+    produce(url, days=3, cards=300)
+    quick_model(url, status="champion")
+    with Scorer(url) as scorer:
+        scorer.run(lambda: False, once=True)
+    return url
+
+
+@pytest.fixture
+def db(databases: Databases, scored: str) -> str:
+    return databases.clone(scored)
+
+
+def test_audit_rows_are_exact_for_1000_random_edits(db: str) -> None:
+    with psycopg.connect(db) as conn:
+        ids = [i for (i,) in conn.execute("select transaction_id from scoring.predictions "
+                                          "order by 1 limit 200")]
+    rng = random.Random(3)
+    expected: list[tuple[int, bool | None, bool | None]] = []
+    state: dict[int, bool | None] = dict.fromkeys(ids)
+    with connect(db, role=ANALYST_ROLE) as conn:
+        for _ in range(1000):
+            tx = rng.choice(ids)
+            value = rng.choice([True, False, None])
+            conn.execute("update scoring.predictions set true_value = %s, label_note = %s "
+                         "where transaction_id = %s", (value, f"edit {len(expected)}", tx))
+            if state[tx] is not value:
+                expected.append((tx, state[tx], value))
+                state[tx] = value
+            conn.commit()
+        user = conn.execute("select session_user").fetchone()
+    with psycopg.connect(db) as conn:
+        events = conn.execute(
+            "select transaction_id, old_value, new_value, labeled_by, labeled_at "
+            "from scoring.label_events order by label_event_id").fetchall()
+        current: dict[int, bool | None] = dict(conn.execute(
+            "select transaction_id, true_value from scoring.predictions "
+            "where transaction_id = any(%s)", (ids,)).fetchall())
+    assert [(e[0], e[1], e[2]) for e in events] == expected
+    assert user is not None and all(e[3] == user[0] for e in events)
+    assert all(e[4] is not None for e in events)
+    assert current == state
+    # The audit trail cannot be rewritten by the analyst.
+    with connect(db, role=ANALYST_ROLE) as conn:
+        for statement in ("update scoring.label_events set new_value = null",
+                          "delete from scoring.label_events",
+                          "update scoring.predictions set labeled_at = now()",
+                          "update scoring.predictions set score = 0"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+
+
+def test_label_command_single_csv_and_unknown_ids(db: str, tmp_path: Path) -> None:
+    with psycopg.connect(db) as conn:
+        rows = conn.execute("select p.transaction_id, t.trans_num from scoring.predictions p "
+                            "join ingest.transactions t using (transaction_id) "
+                            "order by 1 limit 4").fetchall()
+    (a, _), (b, b_num), (c, c_num), (d, _) = rows
+    one = pgfraud("label", str(a), "fraud", "--note", "cardholder confirmed", url=db)
+    assert one.returncode == 0, one.stderr
+    assert "1 new" in one.stdout
+    csv = tmp_path / "labels.csv"
+    csv.write_text(f"trans_num,label,note\n{b_num},legit,\n{c_num},fraud,chargeback\n")
+    many = pgfraud("label", "--csv", str(csv), url=db)
+    assert many.returncode == 0, many.stderr
+    assert "2 new" in many.stdout and "1 fraud" in many.stdout
+    again = pgfraud("label", str(a), "legit", url=db)
+    assert "1 changed" in again.stdout
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"transaction_id,label\n{d},fraud\n999999999,fraud\n")
+    refused = pgfraud("label", "--csv", str(bad), url=db)
+    assert refused.returncode == 1
+    assert "unknown transaction(s): 999999999" in refused.stderr
+    assert "nothing was labelled" in refused.stderr
+    with psycopg.connect(db) as conn:
+        labels: dict[int, bool | None] = dict(conn.execute(
+            "select transaction_id, true_value from scoring.predictions "
+            "where transaction_id = any(%s)", ([a, b, c, d],)).fetchall())
+        note = conn.execute("select label_note from scoring.predictions where transaction_id "
+                            "= %s", (c,)).fetchone()
+    assert labels == {a: False, b: False, c: True, d: None}
+    assert note == ("chargeback",)
+    assert pgfraud("label", str(d), "maybe", url=db).returncode != 0
+
+
+def test_review_queue_lists_unlabelled_alerts_by_score(db: str) -> None:
+    with connect(db, role=ANALYST_ROLE) as conn:
+        queue = conn.execute("select transaction_id, score, reasons, card_recent_transactions "
+                             "from scoring.review_queue").fetchall()
+        (alerts,) = conn.execute("select count(*) from scoring.alerts").fetchone() or (0,)
+    assert len(queue) == alerts > 5
+    assert [r[1] for r in queue] == sorted((r[1] for r in queue), reverse=True)
+    assert all(r[2] for r in queue)
+    top = queue[0][0]
+    shown = pgfraud("review", "--top", "5", url=db)
+    assert shown.returncode == 0, shown.stderr
+    assert str(top) in shown.stdout and "review queue" in shown.stdout
+    assert pgfraud("label", str(top), "fraud", url=db).returncode == 0
+    with connect(db, role=ANALYST_ROLE) as conn:
+        remaining = [r[0] for r in conn.execute("select transaction_id from scoring.review_queue")]
+    assert top not in remaining and len(remaining) == len(queue) - 1
+
+
+def test_simulated_analysts_review_alerts_sample_and_chargebacks(db: str) -> None:
+    options = AnalystOptions(delay=dt.timedelta(days=1), coverage=0.25,
+                             chargeback_delay=dt.timedelta(days=2), seed=1)
+    with psycopg.connect(db, autocommit=True) as conn:
+        first = simulate_analysts(conn, options)
+        again = simulate_analysts(conn, options)
+        rows = conn.execute(
+            """select p.is_alert, p.true_value, p.label_note, p.labeled_at, t.transacted_at,
+                      f.trans_num is not null,
+                      t.transacted_at <= (select max_transacted_at from ingest.event_clock)
+                                         - interval '1 day'
+               from scoring.predictions p join ingest.transactions t using (transaction_id)
+               left join truth.fraud_transactions f using (trans_num)""").fetchall()
+    assert first.labelled > 0 and again.labelled == 0  # idempotent until time passes
+    labelled = [r for r in rows if r[1] is not None]
+    assert all(r[1] == r[5] for r in labelled)           # labels are the truth
+    assert all(r[3] >= r[4] + dt.timedelta(days=1) for r in labelled)  # after the delay
+    due = [r for r in rows if r[6]]
+    assert all(r[1] is not None for r in due if r[0])    # every due alert reviewed
+    sampled = [r for r in due if not r[0] and r[2] == "sampled review"]
+    others = [r for r in due if not r[0]]
+    assert 0.18 < len(sampled) / len(others) < 0.32
+    assert all(r[5] and not r[0] for r in rows if r[2] == "chargeback")
+    assert first.chargebacks == sum(r[2] == "chargeback" for r in rows)
+
+
+@pytest.fixture(scope="module")
+def labelled_history(databases: Databases) -> str:
+    """30 days of traffic, every transaction labelled from truth."""
+    url = databases.create()
+    produce(url, days=30)
+    label_from_truth(url)
+    return url
+
+
+def test_retrain_promotes_a_better_challenger(databases: Databases,
+                                              labelled_history: str) -> None:
+    url = databases.clone(labelled_history)
+    # A champion that ranks at random: trained on shuffled labels.
+    weak = quick_model(url, seed=5, trees=3, status="champion", shuffle_labels=True)
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
+        skipped = retrain(conn, RetrainOptions(min_new_labels=10**9))
+        decision = retrain(conn, RetrainOptions(min_new_labels=100, margin=0.01))
+        status = registry.load(conn, decision.challenger or 0).status
+        recorded = conn.execute(
+            "select trigger_reason, outcome, champion_version, challenger_version, "
+            "(challenger_metrics->>'average_precision')::float8, "
+            "(champion_metrics->>'average_precision')::float8, evaluated_rows "
+            "from ml.retrain_decisions order by retrain_decision_id").fetchall()
+    assert skipped.outcome == "skipped" and skipped.trigger_reason == "not_triggered"
+    assert decision.outcome == "promoted" and status == "champion"
+    assert recorded[0][:2] == ("not_triggered", "skipped")
+    reason, outcome, champion, challenger, challenger_ap, champion_ap, rows = recorded[1]
+    assert (reason, outcome, champion, challenger) == ("new_labels", "promoted", weak,
+                                                       decision.challenger)
+    assert challenger_ap >= champion_ap + 0.01 and rows > 1000
+
+
+def test_retrain_refuses_a_worse_challenger(databases: Databases,
+                                            labelled_history: str) -> None:
+    url = databases.clone(labelled_history)
+    # A champion that has seen every label, the validation window's included: no
+    # honest challenger beats it by a clear margin.
+    strong = quick_model(url, seed=6, trees=300, alert_share=0.02, status="champion")
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
+        decision = retrain(conn, RetrainOptions(min_new_labels=0, margin=0.02))
+        assert registry.champion(conn) == strong
+        assert registry.load(conn, decision.challenger or 0).status == "shadow"
+    assert decision.outcome == "kept_champion"
+    assert decision.champion_ap is not None and decision.challenger_ap is not None
+    assert decision.challenger_ap < decision.champion_ap + 0.02
+
+
+def test_replay_reports_metrics_that_match_sklearn(db_url: str, tmp_path: Path) -> None:
+    csv = tmp_path / "history.csv"
+    made = pgfraud("produce", "--span", "22d", "--cards", "300", "--fraud-rate", "0.02",
+                   "--start", "2026-02-01", "--to-csv", str(csv), url=db_url)
+    assert made.returncode == 0, made.stderr
+    report_path = tmp_path / "report.json"
+    result = pgfraud("replay", str(csv), "--report", str(report_path), url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert "whole replay" in result.stdout and "model history" in result.stdout
+    report = json.loads(report_path.read_text())
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(sql.SQL(
+            """select (f.trans_num is not null)::int, p.score
+               from scoring.predictions p join ingest.transactions t using (transaction_id)
+               left join truth.fraud_transactions f using (trans_num)
+               where not p.is_shadow""")).fetchall()
+        ((transactions,),) = conn.execute("select count(*) from ingest.transactions").fetchall()
+        ((duplicates,),) = conn.execute(
+            "select count(*) from (select transaction_id from scoring.predictions "
+            "where not is_shadow group by 1 having count(*) > 1) d").fetchall()
+        ((decisions,),) = conn.execute("select count(*) from ml.retrain_decisions").fetchall()
+    y = np.array([r[0] for r in rows])
+    s = np.array([r[1] for r in rows])
+    overall = report["overall"]
+    assert len(rows) == transactions == report["rows"] == overall["transactions"]
+    assert duplicates == 0
+    assert overall["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-9)
+    assert overall["average_precision"] == pytest.approx(average_precision_score(y, s),
+                                                         abs=1e-9)
+    assert overall["average_precision"] > 5 * y.mean()
+    assert sum(w["transactions"] for w in report["weeks"]) == transactions
+    assert decisions == len(report["decisions"]) >= 2
