@@ -7,10 +7,18 @@ import logging
 import sys
 from pathlib import Path
 
-from benchmarks import bench_embedded, bench_features, bench_ingest, bench_models, bench_scoring
+from benchmarks import (
+    bench_embedded,
+    bench_features,
+    bench_ingest,
+    bench_models,
+    bench_replay,
+    bench_scoring,
+)
 from benchmarks.common import machine
 
-BENCHMARKS = [bench_embedded, bench_ingest, bench_features, bench_models, bench_scoring]
+BENCHMARKS = [bench_embedded, bench_ingest, bench_features, bench_models, bench_scoring,
+              bench_replay]
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 

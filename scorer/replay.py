@@ -47,6 +47,10 @@ order by t.transacted_at, t.transaction_id
 """
 
 
+ANALYZE = ("analyze ingest.transactions, features.transaction_features, scoring.pending, "
+           "scoring.predictions, scoring.label_events")
+
+
 @dataclasses.dataclass(frozen=True)
 class ReplayOptions:
     label_delay: dt.timedelta = dt.timedelta(days=7)
@@ -64,6 +68,7 @@ class ReplayReport:
     weeks: list[dict[str, Any]]
     decisions: list[retrain.Decision]
     champions: list[tuple[str, int]]   # (event time the model became champion, version)
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)  # seconds per phase
 
 
 def _load(path: Path, on_bytes: Callable[[int], None]) -> tuple[list[CardTransaction],
@@ -90,7 +95,14 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
         read[0] += n
         on_progress("reading", read[0], size)
 
+    phases: dict[str, float] = {}
+
+    def timed(phase: str, began: float) -> None:
+        phases[phase] = phases.get(phase, 0.0) + time.monotonic() - began
+
+    began = time.monotonic()
     rows, rejected = _load(path, bytes_read)
+    timed("read and sort", began)
     if not rows:
         raise training.TrainingError(f"{path} has no valid rows to replay")
     first = rows[0].transacted_at
@@ -101,10 +113,12 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
         champion = registry.champion(trainer)
     if champion is None:
         on_progress("bootstrap model (simulated history)", 0, len(rows))
+        began = time.monotonic()
         trained = training.train(bootstrap.simulated_history(url, end=first))
         with connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
             champion, _ = registry.register(trainer, trained, mode="bootstrap", cutoff=None,
                                             seconds=0.0, deploy="promote")
+        timed("bootstrap model", began)
     assert champion is not None
     champions.append((first.isoformat(timespec="seconds"), champion))
 
@@ -124,17 +138,33 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             ingestor.reject(parsed, raw, raw.get("trans_num"))
         day_end = first.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
         index = 0
+        days = 1
         while index < len(rows):
+            began = time.monotonic()
             while index < len(rows) and rows[index].transacted_at < day_end:
                 ingestor.add(rows[index])
                 index += 1
             ingestor.drain()
+            timed("ingest with features", began)
+            began = time.monotonic()
             scorer.drain()
+            timed("scoring", began)
             done = index
             clock = rows[index - 1].transacted_at
+            began = time.monotonic()
             simulate_analysts(owner, analysts)
+            timed("labels", began)
+            if index == len(rows) or clock >= next_retrain or days == 1:
+                # Bulk loading outruns autovacuum's ANALYZE; without statistics the
+                # planner picks nested loops for the claim and label queries.
+                began = time.monotonic()
+                owner.execute(ANALYZE)
+                timed("analyze", began)
+            days += 1
             if clock >= next_retrain:
+                began = time.monotonic()
                 decision = retrain.retrain(trainer, retrain_options, cutoff=clock)
+                timed("retraining", began)
                 decisions.append(decision)
                 if decision.outcome == "promoted" and decision.challenger is not None:
                     champions.append((clock.isoformat(timespec="seconds"),
@@ -148,7 +178,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
         outcomes = owner.execute(OUTCOMES).fetchall()
     overall, weeks = evaluate(outcomes, first)
     return ReplayReport(len(rows), len(rejected), time.monotonic() - started, overall, weeks,
-                        decisions, champions)
+                        decisions, champions, phases)
 
 
 def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime

@@ -208,6 +208,7 @@ def replay(csv_file: Path, label_delay: dt.timedelta, retrain_every: dt.timedelt
     if report_path is not None:
         report_path.write_text(json.dumps({
             "rows": report.rows, "rejected": report.rejected, "seconds": report.seconds,
+            "phases": report.phases,
             "overall": report.overall, "weeks": report.weeks,
             "champions": report.champions,
             "decisions": [d.__dict__ for d in report.decisions]}, indent=2, default=str))
@@ -217,7 +218,8 @@ def replay(csv_file: Path, label_delay: dt.timedelta, retrain_every: dt.timedelt
 def _print_report(report: Any) -> None:
     o = report.overall
     out.print(f"replayed {report.rows:,} transactions ({report.rejected:,} rejected) in "
-              f"{report.seconds:,.1f} s ({report.rows / max(report.seconds, 1e-9):,.0f}/s)")
+              f"{report.seconds:,.1f} s ({report.rows / max(report.seconds, 1e-9):,.0f}/s): "
+              + ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in report.phases.items()))
     table = Table(title="champion decisions against the file's is_fraud", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("period", "transactions", "frauds", "ROC AUC", "AP", "random AP", "CP@100",
