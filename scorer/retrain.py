@@ -1,5 +1,10 @@
-"""Retraining: train a challenger when enough new labels arrived, put it in shadow, and
-promote it only if it beats the champion on matured labels by a margin.
+"""Retraining: train a challenger when enough new labels arrived or the champion's inputs
+drifted, put it in shadow, and promote it only if it beats the champion on matured
+labels by a margin.
+
+Drift is the largest population stability index (``ml.feature_drift``, SQL) of the
+champion's features and score over the last ``drift_window`` of event time, against
+the reference distributions stored with the model.
 
 "Matured" labels belong to transactions at least ``label_delay`` older than the cutoff:
 by then most labels (chargebacks included) have arrived, so the comparison is not
@@ -39,12 +44,17 @@ where m.status = 'shadow'
 RECORD = """
 insert into ml.retrain_decisions (trigger_reason, new_labels, min_new_labels,
     champion_version, challenger_version, evaluated_from, evaluated_to, evaluated_rows,
-    evaluated_positives, champion_metrics, challenger_metrics, margin, outcome, detail)
+    evaluated_positives, champion_metrics, challenger_metrics, max_psi, max_psi_feature,
+    margin, outcome, detail)
 values (%(trigger_reason)s, %(new_labels)s, %(min_new_labels)s, %(champion_version)s,
     %(challenger_version)s, %(evaluated_from)s, %(evaluated_to)s, %(evaluated_rows)s,
-    %(evaluated_positives)s, %(champion_metrics)s, %(challenger_metrics)s, %(margin)s,
-    %(outcome)s, %(detail)s)
+    %(evaluated_positives)s, %(champion_metrics)s, %(challenger_metrics)s, %(max_psi)s,
+    %(max_psi_feature)s, %(margin)s, %(outcome)s, %(detail)s)
 returning retrain_decision_id
+"""
+DRIFT = """
+select feature, psi, observations from ml.feature_drift(%(model)s::integer, %(from)s, %(to)s)
+order by psi desc limit 1
 """
 MIN_MATURED_POSITIVES = 5
 
@@ -53,6 +63,8 @@ MIN_MATURED_POSITIVES = 5
 class RetrainOptions:
     min_new_labels: int = 500
     margin: float = 0.0                       # average-precision points to gain
+    drift_threshold: float = 0.2              # max feature PSI that triggers retraining
+    drift_window: dt.timedelta = dt.timedelta(days=1)
     label_delay: dt.timedelta = dt.timedelta(days=7)
     force: bool = False
     train: training.TrainOptions = dataclasses.field(default_factory=training.TrainOptions)
@@ -85,13 +97,27 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
         "new_labels": new_labels, "min_new_labels": options.min_new_labels,
         "champion_version": champion, "challenger_version": None, "evaluated_from": None,
         "evaluated_to": None, "evaluated_rows": None, "evaluated_positives": None,
-        "champion_metrics": None, "challenger_metrics": None, "margin": options.margin}
-    triggered = options.force or new_labels >= options.min_new_labels
-    reason = "forced" if options.force else ("new_labels" if triggered else "not_triggered")
-    if not triggered:
-        return _record(conn, record, reason, "skipped",
-                       f"{new_labels} new labels since the last training, "
-                       f"fewer than {options.min_new_labels}")
+        "champion_metrics": None, "challenger_metrics": None, "margin": options.margin,
+        "max_psi": None, "max_psi_feature": None}
+    if champion is not None:
+        drift = conn.execute(DRIFT, {"model": champion, "from": cutoff - options.drift_window,
+                                     "to": cutoff}).fetchone()
+        if drift is not None and drift[1] is not None:
+            record["max_psi_feature"], record["max_psi"] = drift[0], float(drift[1])
+    drifted = record["max_psi"] is not None and record["max_psi"] > options.drift_threshold
+    if options.force:
+        reason = "forced"
+    elif new_labels >= options.min_new_labels:
+        reason = "new_labels"
+    elif drifted:
+        reason = "drift"
+    else:
+        psi = ("no drift measured" if record["max_psi"] is None else
+               f"largest PSI {record['max_psi']:.3f} ({record['max_psi_feature']}) <= "
+               f"{options.drift_threshold:g}")
+        return _record(conn, record, "not_triggered", "skipped",
+                       f"{new_labels} new labels since the last training, fewer than "
+                       f"{options.min_new_labels}; {psi}")
 
     on_stage("loading features and labels")
     data = training.load_dataset(conn, cutoff=cutoff, start=dt.datetime.min.replace(

@@ -152,14 +152,27 @@ def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelt
               help="Average-precision points the challenger must gain to be promoted.")
 @click.option("--label-delay", default="7d", show_default=True, callback=params.timedelta,
               metavar="TIME", help="Labels of transactions older than this count as matured.")
-def retrain(auto: bool, min_labels: int, margin: float, label_delay: dt.timedelta) -> None:
+@click.option("--drift-threshold", default=0.2, show_default=True, type=float,
+              help="With --auto: also train when a feature's (or the score's) PSI over the "
+                   "last --drift-window exceeds this.")
+@click.option("--drift-window", default="1d", show_default=True, callback=params.timedelta,
+              metavar="TIME", help="Event time the drift is measured over.")
+def retrain(auto: bool, min_labels: int, margin: float, label_delay: dt.timedelta,
+            drift_threshold: float, drift_window: dt.timedelta) -> None:
     """Train a challenger, score it in shadow, and promote it only if it beats the
-    champion on matured labels by --margin. Every decision is recorded with its numbers
-    in ml.retrain_decisions (also when nothing is triggered)."""
+    champion on matured labels by --margin.
+
+    With --auto, only when --min-labels new labels arrived since the last training, or
+    the champion's inputs drifted (largest PSI over --drift-window above
+    --drift-threshold). Every decision is recorded with its numbers in
+    ml.retrain_decisions, also when nothing is triggered.
+    """
     from scorer import retrain as retraining
 
     options = retraining.RetrainOptions(min_new_labels=min_labels, margin=margin,
                                         label_delay=label_delay or dt.timedelta(days=7),
+                                        drift_threshold=drift_threshold,
+                                        drift_window=drift_window or dt.timedelta(days=1),
                                         force=not auto)
     with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         decision = retraining.retrain(conn, options, on_stage=lambda s: err.print(s))

@@ -5,3 +5,4 @@ grant select on scoring.review_queue to pgfraud_analyst;
 grant usage on schema ingest to pgfraud_analyst;
 grant select (transaction_id, trans_num) on ingest.transactions to pgfraud_analyst;
 grant select, insert on ml.retrain_decisions to pgfraud_trainer;
+grant execute on function ml.feature_drift(integer, timestamptz, timestamptz) to pgfraud_trainer;

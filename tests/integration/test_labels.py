@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -17,7 +18,8 @@ import pytest
 from psycopg import sql
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from scorer import registry
+from scorer import registry, training
+from scorer.bootstrap import FAR_PAST
 from scorer.db import connect
 from scorer.labels import AnalystOptions, simulate_analysts
 from scorer.names import ANALYST_ROLE, TRAINER_ROLE
@@ -248,3 +250,75 @@ def test_replay_reports_metrics_that_match_sklearn(db_url: str, tmp_path: Path) 
     assert overall["average_precision"] > 5 * y.mean()
     assert sum(w["transactions"] for w in report["weeks"]) == transactions
     assert decisions == len(report["decisions"]) >= 2
+
+
+def _psi_numpy(values: list[float | None], bins: dict[str, Any]) -> float:
+    edges = np.array(bins["edges"])
+    # An all-NULL reference has no value bins: one empty bin, as the SQL generates.
+    fractions = np.array(bins["fractions"] or [0.0] * (len(edges) + 1))
+    null_fraction = bins["null_fraction"]
+    present = np.array([v for v in values if v is not None], dtype=np.float64)
+    counts = np.bincount(np.searchsorted(edges, present, side="right"),
+                         minlength=len(edges) + 1)
+    actual = np.r_[(len(values) - len(present)) / len(values), counts / len(values)]
+    expected = np.r_[null_fraction, fractions * (1 - null_fraction)]
+    a, e = np.maximum(actual, 1e-4), np.maximum(expected, 1e-4)
+    return float(((a - e) * np.log(a / e)).sum())
+
+
+def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history: str) -> None:
+    url = databases.clone(labelled_history)
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
+        cutoff = training.default_cutoff(conn)
+        data = training.load_dataset(conn, cutoff=cutoff, start=FAR_PAST, end=cutoff)
+        version, _ = registry.register(conn, training.train(data), mode="labels",
+                                       cutoff=cutoff, seconds=0.0, deploy="promote")
+        start, end = dt.datetime(2026, 9, 25, tzinfo=dt.UTC), dt.datetime(2026, 10, 2,
+                                                                            tzinfo=dt.UTC)
+        drift = {f: (psi, n) for f, psi, n in conn.execute(
+            "select * from ml.feature_drift(%s, %s, %s)", (version, start, end))}
+    with psycopg.connect(url) as conn:
+        ((reference,),) = conn.execute("select reference_distributions from ml.models "
+                                       "where model_version = %s", (version,)).fetchall()
+        names = list(reference["features"])
+        rows = conn.execute(sql.SQL(
+            "select {} from features.model_input_v1 where transacted_at >= %s "
+            "and transacted_at < %s").format(sql.SQL(", ").join(map(sql.Identifier, names))),
+            (start, end)).fetchall()
+    assert version is not None and len(rows) > 1000
+    assert set(drift) == set(names)  # no predictions by this model: no score drift row
+    for i, name in enumerate(names):
+        expected = _psi_numpy([r[i] for r in rows], reference["features"][name])
+        assert drift[name][0] == pytest.approx(expected, abs=1e-9), name
+        assert drift[name][1] == len(rows)
+
+
+def test_retrain_auto_is_triggered_by_drift(databases: Databases,
+                                            labelled_history: str) -> None:
+    url = databases.clone(labelled_history)
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
+        cutoff = training.default_cutoff(conn)
+        data = training.load_dataset(conn, cutoff=cutoff, start=FAR_PAST, end=cutoff)
+        version, _ = registry.register(conn, training.train(data), mode="labels",
+                                       cutoff=cutoff, seconds=0.0, deploy="promote")
+    quiet = pgfraud("retrain", "--auto", "--min-labels", "1000000", "--drift-window", "120d",
+                    url=url)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "skipped" in quiet.stdout and "largest PSI" in quiet.stdout
+    # The world moves: amounts now sit ten times higher than the reference bins.
+    with psycopg.connect(url) as conn:
+        conn.execute("""update ml.models set reference_distributions = jsonb_set(
+                            reference_distributions, '{features,amount,edges}',
+                            (select jsonb_agg((e::text::float8 * 10))
+                             from jsonb_array_elements(
+                                 reference_distributions->'features'->'amount'->'edges') e))
+                        where model_version = %s""", (version,))
+    drifted = pgfraud("retrain", "--auto", "--min-labels", "1000000", "--drift-window", "120d",
+                      url=url)
+    assert drifted.returncode == 0, drifted.stderr
+    assert "(drift," in drifted.stdout
+    with psycopg.connect(url) as conn:
+        decisions = conn.execute("select trigger_reason, max_psi_feature, max_psi "
+                                 "from ml.retrain_decisions order by 1").fetchall()
+    assert decisions[0][0] == "drift" and decisions[0][1] == "amount" and decisions[0][2] > 0.2
+    assert decisions[1][0] == "not_triggered" and decisions[1][2] <= 0.2
