@@ -266,13 +266,21 @@ def _psi_numpy(values: list[float | None], bins: dict[str, Any]) -> float:
     return float(((a - e) * np.log(a / e)).sum())
 
 
-def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history: str) -> None:
-    url = databases.clone(labelled_history)
+def _trained_champion(url: str) -> int:
+    """A model trained on every label known now, promoted; its version."""
     with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
         cutoff = training.default_cutoff(conn)
         data = training.load_dataset(conn, cutoff=cutoff, start=FAR_PAST, end=cutoff)
         version, _ = registry.register(conn, training.train(data), mode="labels",
                                        cutoff=cutoff, seconds=0.0, deploy="promote")
+    assert version is not None
+    return version
+
+
+def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history: str) -> None:
+    url = databases.clone(labelled_history)
+    version = _trained_champion(url)
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
         start, end = dt.datetime(2026, 9, 25, tzinfo=dt.UTC), dt.datetime(2026, 10, 2,
                                                                             tzinfo=dt.UTC)
         drift = {f: (psi, n) for f, psi, n in conn.execute(
@@ -285,7 +293,7 @@ def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history:
             "select {} from features.model_input_v1 where transacted_at >= %s "
             "and transacted_at < %s").format(sql.SQL(", ").join(map(sql.Identifier, names))),
             (start, end)).fetchall()
-    assert version is not None and len(rows) > 1000
+    assert len(rows) > 1000
     assert set(drift) == set(names)  # no predictions by this model: no score drift row
     for i, name in enumerate(names):
         expected = _psi_numpy([r[i] for r in rows], reference["features"][name])
@@ -296,11 +304,7 @@ def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history:
 def test_retrain_auto_is_triggered_by_drift(databases: Databases,
                                             labelled_history: str) -> None:
     url = databases.clone(labelled_history)
-    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
-        cutoff = training.default_cutoff(conn)
-        data = training.load_dataset(conn, cutoff=cutoff, start=FAR_PAST, end=cutoff)
-        version, _ = registry.register(conn, training.train(data), mode="labels",
-                                       cutoff=cutoff, seconds=0.0, deploy="promote")
+    version = _trained_champion(url)
     quiet = pgfraud("retrain", "--auto", "--min-labels", "1000000", "--drift-window", "120d",
                     url=url)
     assert quiet.returncode == 0, quiet.stderr
