@@ -59,7 +59,7 @@ def run() -> Section:
         with connect(url) as conn:
             cutoff = training.default_cutoff(conn)
             began = time.perf_counter()
-            data = training.load_dataset(conn, cutoff=cutoff, start=bootstrap.FAR_PAST,
+            data = training.load_dataset(conn, cutoff=cutoff, start=training.FAR_PAST,
                                          end=cutoff)
             load_s = time.perf_counter() - began
         began = time.perf_counter()

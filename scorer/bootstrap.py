@@ -34,11 +34,9 @@ from producer.run import Limits, run
 from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate
 from scorer.errors import PgfraudError
-from scorer.training import Dataset, load_dataset
+from scorer.training import FAR_FUTURE, FAR_PAST, Dataset, load_dataset
 
 log = logging.getLogger(__name__)
-FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
-FAR_PAST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclasses.dataclass(frozen=True)

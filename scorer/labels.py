@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from scorer import queries
 from scorer.errors import PgfraudError
@@ -126,9 +127,8 @@ def _sample(keys: list[str]) -> str:
 
 
 def review_queue(conn: psycopg.Connection[Any], limit: int) -> list[dict[str, Any]]:
-    cur = conn.execute(queries.load("labels")["review"], {"limit": limit})
-    names = [c.name for c in cur.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return conn.cursor(row_factory=dict_row).execute(queries.load("labels")["review"],
+                                                     {"limit": limit}).fetchall()
 
 
 @dataclasses.dataclass(frozen=True)

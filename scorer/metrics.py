@@ -24,6 +24,11 @@ import numpy.typing as npt
 Array = npt.NDArray[Any]
 
 
+def finite(value: float | None) -> float | None:
+    """``value`` as a float, or None for NaN: for JSON, which has no NaN."""
+    return None if value is None or math.isnan(value) else float(value)
+
+
 def roc_auc(y: Array, score: Array) -> float:
     """Area under the ROC curve: the Mann-Whitney rank statistic, ties counted as half.
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
+
+from psycopg import sql
 
 from scorer.settings import SQL_DIR
 
@@ -25,6 +28,21 @@ def parse(text: str) -> dict[str, str]:
             raise ValueError(f"query {name} is defined twice")
         blocks[name] = body.strip().rstrip(";").strip()
     return blocks
+
+
+def with_columns(block: str, columns: Sequence[str], alias: str) -> sql.Composed:
+    """``block`` with its ``{features}`` slot replaced by ``, alias.col`` for each column
+    (quoted as identifiers): feature lists come from the database, never from strings.
+
+    >>> with_columns("select x {features} from t m", ["a", "b"], "m").as_string()
+    'select x , "m"."a", "m"."b" from t m'
+    """
+    before, after = block.split("{features}")
+    return sql.Composed([
+        sql.SQL(before),
+        sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(alias, c)) for c in columns),
+        sql.SQL(after),
+    ])
 
 
 @functools.cache

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from scorer import queries
@@ -175,22 +176,18 @@ def _stored(row: tuple[Any, ...]) -> StoredModel:
 
 
 def list_models(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
-    cur = conn.execute(_q("list_models"))
-    names = [c.name for c in cur.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return conn.cursor(row_factory=dict_row).execute(_q("list_models")).fetchall()
 
 
 def show(conn: psycopg.Connection[Any], version: int) -> dict[str, Any]:
-    cur = conn.execute(_q("show_model"), {"version": version})
-    row = cur.fetchone()
+    row = conn.cursor(row_factory=dict_row).execute(_q("show_model"),
+                                                    {"version": version}).fetchone()
     if row is None:
         raise RegistryError(f"model {version} does not exist")
-    names = [c.name for c in cur.description or ()]
-    return dict(zip(names, row, strict=True))
+    return row
 
 
 def events(conn: psycopg.Connection[Any], version: int | None = None,
            limit: int = 20) -> list[dict[str, Any]]:
-    cur = conn.execute(_q("model_events"), {"version": version, "limit": limit})
-    names = [c.name for c in cur.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return conn.cursor(row_factory=dict_row).execute(
+        _q("model_events"), {"version": version, "limit": limit}).fetchall()

@@ -200,9 +200,9 @@ def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime
         tp = int((alerts[mask] & y).sum())
         return {"transactions": int(mask.sum()), "frauds": int(y.sum()),
                 "alerts": int(alerts[mask].sum()),
-                "roc_auc": _finite(metrics.roc_auc(y, s)),
-                "average_precision": _finite(metrics.average_precision(y, s)),
-                "card_precision_at_100": _finite(cp),
+                "roc_auc": metrics.finite(metrics.roc_auc(y, s)),
+                "average_precision": metrics.finite(metrics.average_precision(y, s)),
+                "card_precision_at_100": metrics.finite(cp),
                 "alert_precision": tp / alerts[mask].sum() if alerts[mask].any() else None,
                 "alert_recall": tp / y.sum() if y.any() else None,
                 "random_average_precision": float(y.mean()) if len(y) else None}
@@ -215,7 +215,3 @@ def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime
         entry["week_start"] = (first + dt.timedelta(weeks=int(w))).date().isoformat()
         weeks.append(entry)
     return overall, weeks
-
-
-def _finite(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)

@@ -120,8 +120,7 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
                        f"{options.min_new_labels}; {psi}")
 
     on_stage("loading features and labels")
-    data = training.load_dataset(conn, cutoff=cutoff, start=dt.datetime.min.replace(
-        tzinfo=dt.UTC), end=cutoff)
+    data = training.load_dataset(conn, cutoff=cutoff, start=training.FAR_PAST, end=cutoff)
     try:
         trained = training.train(data, options.train, on_stage=on_stage)
     except training.TrainingError as exc:
@@ -152,9 +151,9 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
         stored = registry.load(conn, champion)
         columns = [data.feature_names.index(n) for n in stored.feature_names]
         scores["champion"] = OnnxModel(stored.onnx_bytes).predict(rows.features[:, columns])
-    evaluated = {name: {"average_precision": _finite(metrics.average_precision(rows.labels, s)),
-                        "roc_auc": _finite(metrics.roc_auc(rows.labels, s))}
-                 for name, s in scores.items()}
+    evaluated = {name: {
+        "average_precision": metrics.finite(metrics.average_precision(rows.labels, s)),
+        "roc_auc": metrics.finite(metrics.roc_auc(rows.labels, s))} for name, s in scores.items()}
     record.update({
         "evaluated_from": _utc(trained.split.validation_from), "evaluated_to": _utc(matured_to),
         "evaluated_rows": len(rows), "evaluated_positives": int(np.nansum(rows.labels)),
@@ -186,10 +185,6 @@ def _record(conn: psycopg.Connection[Any], record: dict[str, Any], reason: str,
     assert row is not None
     return Decision(int(row[0]), outcome, reason, record["new_labels"],
                     record["champion_version"], record["challenger_version"], detail=detail)
-
-
-def _finite(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
 
 
 def _utc(epoch: float) -> dt.datetime:

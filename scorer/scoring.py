@@ -213,12 +213,7 @@ class Scorer:
     def _claim(self) -> sql.Composed:
         names = tuple(dict.fromkeys(n for m in self.models.all for n in m.feature_names))
         if self._claim_sql is None or names != self._claim_names:
-            before, after = self._sql["claim"].split("{features}")
-            self._claim_sql = sql.Composed([
-                sql.SQL(before),
-                sql.SQL("").join(sql.SQL(", m.{}").format(sql.Identifier(n)) for n in names),
-                sql.SQL(after),
-            ])
+            self._claim_sql = queries.with_columns(self._sql["claim"], names, "m")
             self._claim_names = names
         return self._claim_sql
 

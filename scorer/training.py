@@ -31,7 +31,6 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from psycopg import sql
 
 from scorer import metrics, queries
 from scorer.errors import PgfraudError
@@ -43,6 +42,9 @@ MIN_TRAIN_POSITIVES = 10
 MIN_VALIDATION_POSITIVES = 5
 REFERENCE_BINS = 10
 REFERENCE_SAMPLE = 200_000
+#: Open bounds for load_dataset's event-time window.
+FAR_PAST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
 class TrainingError(PgfraudError):
@@ -94,13 +96,8 @@ def load_dataset(conn: psycopg.Connection[Any], *, cutoff: dt.datetime,
                  chunk: int = 50_000) -> Dataset:
     """Model input with event time in [start, end], each with its label as of ``cutoff``."""
     names = list(feature_names) if feature_names is not None else feature_columns(conn)
-    template = queries.load("models")["model_input_with_labels"]
-    before, after = template.split("{features}")
-    statement = sql.SQL("").join([
-        sql.SQL(before),
-        sql.SQL("").join(sql.SQL(", m.{}").format(sql.Identifier(n)) for n in names),
-        sql.SQL(after),
-    ])
+    statement = queries.with_columns(queries.load("models")["model_input_with_labels"],
+                                     names, "m")
     ids: list[int] = []
     trans_nums: list[str] = []
     times: list[float] = []
@@ -260,8 +257,8 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
         "train": {
             "rows": len(train_rows),
             "positives": positives,
-            "roc_auc": _finite(metrics.roc_auc(train_rows.labels, train_scores)),
-            "average_precision": _finite(metrics.average_precision(train_rows.labels,
+            "roc_auc": metrics.finite(metrics.roc_auc(train_rows.labels, train_scores)),
+            "average_precision": metrics.finite(metrics.average_precision(train_rows.labels,
                                                                    train_scores)),
         },
         "threshold_rule": rule,
@@ -341,16 +338,16 @@ def evaluate(window: Dataset, scores: npt.NDArray[np.float64],
             "rows": len(window),
             "labelled": int(labelled.sum()),
             "positives": positives,
-            "roc_auc": _finite(metrics.roc_auc(y, s)),
-            "average_precision": _finite(metrics.average_precision(y, s)),
+            "roc_auc": metrics.finite(metrics.roc_auc(y, s)),
+            "average_precision": metrics.finite(metrics.average_precision(y, s)),
             "random_average_precision": positives / len(y) if len(y) else None,
             "threshold": threshold,
             "alerts": decision.alerts,
             "alert_rate": float((scores >= threshold).mean()) if len(scores) else None,
-            "precision": _finite(decision.precision),
-            "recall": _finite(decision.recall),
-            "f1": _finite(decision.f1),
-            "card_precision_at_100": _finite(cp),
+            "precision": metrics.finite(decision.precision),
+            "recall": metrics.finite(decision.recall),
+            "f1": metrics.finite(decision.f1),
+            "card_precision_at_100": metrics.finite(cp),
             "card_precision_days": cp_days,
         },
     }
@@ -388,10 +385,6 @@ def _bins(values: npt.NDArray[np.float64]) -> dict[str, Any]:
     return {"edges": [float(e) for e in edges],
             "fractions": [float(c) / len(present) for c in counts],
             "null_fraction": float(null_fraction)}
-
-
-def _finite(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
 
 
 def _iso(epoch: float) -> str:

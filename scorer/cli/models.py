@@ -104,7 +104,7 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
             with connect(role=TRAINER_ROLE, autocommit=True) as conn:
                 label_cutoff = cutoff or training.default_cutoff(conn)
                 data = training.load_dataset(
-                    conn, cutoff=label_cutoff, start=start or cold_start.FAR_PAST,
+                    conn, cutoff=label_cutoff, start=start or training.FAR_PAST,
                     end=min(end or label_cutoff, label_cutoff),
                     on_rows=lambda n: stage(f"loading features: {n:,} rows"))
             mode = "labels"

@@ -14,19 +14,6 @@ order by a.attnum;
 -- "Now" for labels: the wall clock, or the event clock when simulated time runs ahead.
 select greatest(now(), (select max_transacted_at from ingest.event_clock));
 
--- name: labelled_span
--- Event-time span of transactions with a label known at the cutoff.
-with labels as (
-    select distinct on (transaction_id) transaction_id, transacted_at, new_value
-    from scoring.label_events
-    where labeled_at <= %(cutoff)s
-    order by transaction_id, labeled_at desc, label_event_id desc
-)
-select min(transacted_at), max(transacted_at), count(*), count(*) filter (where new_value)
-from labels
-where new_value is not null
-  and transacted_at >= %(from)s and transacted_at <= %(to)s;
-
 -- name: model_input_with_labels
 -- Model input for an event-time window, with each transaction's label as known at the
 -- cutoff (the latest label event that had arrived by then; NULL when none had, or when

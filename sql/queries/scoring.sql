@@ -58,23 +58,17 @@ with inserted as (
                 %(score)s::float8[], %(threshold)s::float8[], %(reasons)s::jsonb[])
          as a (transaction_id, model_version, score, threshold, reasons)
     join ingest.transactions as t using (transaction_id)
-    returning *
+    returning alerts as alert
 )
-select pg_notify('fraud_alert', json_build_object(
-    'alert_id', alert_id, 'transaction_id', transaction_id, 'card_last4', card_last4,
-    'amount', amount, 'merchant', merchant, 'category', category,
-    'transacted_at', transacted_at, 'score', score, 'threshold', threshold,
-    'model_version', model_version, 'reasons', reasons)::text)
+select pg_notify('fraud_alert', scoring.alert_json(alert)::text)
 from inserted;
 
 -- name: backlog
 select count(*), min(enqueued_at) from scoring.pending;
 
 -- name: recent_alerts
-select json_build_object(
-    'alert_id', alert_id, 'transaction_id', transaction_id, 'card_last4', card_last4,
-    'amount', amount, 'merchant', merchant, 'category', category,
-    'transacted_at', transacted_at, 'score', score, 'threshold', threshold,
-    'model_version', model_version, 'reasons', reasons)::text
-from (select * from scoring.alerts order by alert_id desc limit %(limit)s) as recent
-order by alert_id;
+select scoring.alert_json(a)::text
+from scoring.alerts as a
+where a.alert_id in (select alert_id from scoring.alerts order by alert_id desc
+                     limit %(limit)s)
+order by a.alert_id;

@@ -24,3 +24,16 @@ comment on table scoring.alerts is
     'also sent as NOTIFY fraud_alert.';
 
 create index alerts_created_at_idx on scoring.alerts (created_at);
+
+-- An alert as the JSON that NOTIFY fraud_alert carries and `pgfraud alerts tail` prints.
+create function scoring.alert_json(alert scoring.alerts) returns json
+language sql
+stable
+as $$
+    select json_build_object(
+        'alert_id', alert.alert_id, 'transaction_id', alert.transaction_id,
+        'card_last4', alert.card_last4, 'amount', alert.amount, 'merchant', alert.merchant,
+        'category', alert.category, 'transacted_at', alert.transacted_at,
+        'score', alert.score, 'threshold', alert.threshold,
+        'model_version', alert.model_version, 'reasons', alert.reasons)
+$$;

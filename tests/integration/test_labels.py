@@ -19,12 +19,12 @@ from psycopg import sql
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from scorer import registry, training
-from scorer.bootstrap import FAR_PAST
 from scorer.db import connect
 from scorer.labels import AnalystOptions, simulate_analysts
 from scorer.names import ANALYST_ROLE, TRAINER_ROLE
 from scorer.retrain import RetrainOptions, retrain
 from scorer.scoring import Scorer
+from scorer.training import FAR_PAST
 from tests.conftest import Databases
 from tests.history import label_from_truth, produce, quick_model
 

@@ -26,10 +26,10 @@ from sklearn.metrics import (
 )
 
 from scorer import registry, training
-from scorer.bootstrap import FAR_PAST
 from scorer.cli import cli
 from scorer.db import connect
 from scorer.names import MODELS_CHANNEL, TRAINER_ROLE
+from scorer.training import FAR_PAST
 from tests.conftest import Databases
 from tests.history import label_from_truth, produce
 
