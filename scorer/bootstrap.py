@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,9 +33,11 @@ from producer.ingest import Incident, Ingestor
 from producer.records import CardTransaction
 from producer.run import Limits, run
 from producer.stream import StreamConfig, TransactionStream
-from scorer import migrate
+from scorer import migrate, registry
+from scorer.db import connect
 from scorer.errors import PgfraudError
-from scorer.training import FAR_FUTURE, FAR_PAST, Dataset, load_dataset
+from scorer.names import TRAINER_ROLE
+from scorer.training import FAR_FUTURE, FAR_PAST, Dataset, load_dataset, train
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,23 @@ def simulated_history(url: str, options: BootstrapOptions = BootstrapOptions(), 
         _drop(url, name)
     data.labels = np.array([1.0 if n in frauds else 0.0 for n in data.trans_nums])
     return data
+
+
+def bootstrap_champion(url: str, options: BootstrapOptions = BootstrapOptions(), *,
+                       end: dt.datetime | None = None) -> int:
+    """Train on :func:`simulated_history`, register the model and promote it if there is
+    no champion yet (what ``pgfraud train --bootstrap`` does, without the model card).
+    Returns the model's version."""
+    started = time.monotonic()
+    trained = train(simulated_history(url, options, end=end))
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
+        version, _ = registry.register(conn, trained, mode="bootstrap", cutoff=None,
+                                       seconds=time.monotonic() - started,
+                                       deploy="promote-if-none")
+    if version is None:
+        raise PgfraudError("the bootstrap model failed its ONNX parity check; it was not "
+                           "registered (see ml.training_runs)")
+    return version
 
 
 def _drop(url: str, name: str) -> None:

@@ -132,7 +132,13 @@ def check_parity(booster: lgb.Booster, onnx_bytes: bytes, features: npt.ArrayLik
                  tolerance: float = PARITY_TOLERANCE) -> Parity:
     """Largest |LightGBM - ONNX| probability over ``features`` (float32-cast rows)."""
     matrix = np.asarray(features, dtype=np.float32)
-    expected: Any = booster.predict(matrix.astype(np.float64))
-    actual = OnnxModel(onnx_bytes).predict(matrix)
-    diff = float(np.max(np.abs(np.asarray(expected) - actual))) if len(matrix) else 0.0
-    return Parity(rows=len(matrix), max_abs_diff=diff, tolerance=tolerance)
+    return parity(booster, matrix, OnnxModel(onnx_bytes).predict(matrix), tolerance)
+
+
+def parity(booster: lgb.Booster, features: npt.NDArray[np.float32],
+           onnx_scores: npt.NDArray[np.float64],
+           tolerance: float = PARITY_TOLERANCE) -> Parity:
+    """Largest |LightGBM - ONNX| given the ONNX scores of ``features`` already computed."""
+    expected: Any = booster.predict(np.asarray(features, dtype=np.float64))
+    diff = float(np.max(np.abs(np.asarray(expected) - onnx_scores))) if len(features) else 0.0
+    return Parity(rows=len(features), max_abs_diff=diff, tolerance=tolerance)

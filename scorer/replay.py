@@ -28,28 +28,13 @@ from producer import kaggle
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.records import CardTransaction, Rejection
-from scorer import bootstrap, metrics, registry, retrain, training
+from scorer import bootstrap, metrics, queries, registry, retrain, training
 from scorer.db import connect
 from scorer.labels import AnalystOptions, simulate_analysts
 from scorer.names import PRODUCER_ROLE, TRAINER_ROLE
 from scorer.scoring import Scorer
 
 DAY = dt.timedelta(days=1)
-
-OUTCOMES = """
-select extract(epoch from t.transacted_at)::float8, t.card_token, p.score, p.is_alert,
-       f.trans_num is not null, p.model_version
-from scoring.predictions p
-join ingest.transactions t using (transaction_id)
-left join truth.fraud_transactions f using (trans_num)
-where not p.is_shadow and t.source = 'replay'
-order by t.transacted_at, t.transaction_id
-"""
-
-
-ANALYZE = ("analyze ingest.transactions, features.transaction_features, scoring.pending, "
-           "scoring.predictions, scoring.label_events")
-
 
 @dataclasses.dataclass(frozen=True)
 class ReplayOptions:
@@ -114,10 +99,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
     if champion is None:
         on_progress("bootstrap model (simulated history)", 0, len(rows))
         began = time.monotonic()
-        trained = training.train(bootstrap.simulated_history(url, end=first))
-        with connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
-            champion, _ = registry.register(trainer, trained, mode="bootstrap", cutoff=None,
-                                            seconds=0.0, deploy="promote")
+        champion = bootstrap.bootstrap_champion(url, end=first)
         timed("bootstrap model", began)
     assert champion is not None
     champions.append((first.isoformat(timespec="seconds"), champion))
@@ -155,10 +137,8 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             simulate_analysts(owner, analysts)
             timed("labels", began)
             if index == len(rows) or clock >= next_retrain or days == 1:
-                # Bulk loading outruns autovacuum's ANALYZE; without statistics the
-                # planner picks nested loops for the claim and label queries.
                 began = time.monotonic()
-                owner.execute(ANALYZE)
+                owner.execute(queries.load("retrain")["replay_analyze"])
                 timed("analyze", began)
             days += 1
             if clock >= next_retrain:
@@ -175,7 +155,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
         # The rest of the labels arrive after the file ends.
         simulate_analysts(owner, dataclasses.replace(analysts, delay=dt.timedelta(0),
                                                      chargeback_delay=dt.timedelta(0)))
-        outcomes = owner.execute(OUTCOMES).fetchall()
+        outcomes = owner.execute(queries.load("retrain")["replay_outcomes"]).fetchall()
     overall, weeks = evaluate(outcomes, first)
     return ReplayReport(len(rows), len(rejected), time.monotonic() - started, overall, weeks,
                         decisions, champions, phases)

@@ -26,37 +26,14 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from scorer import metrics, registry, training
+from scorer import metrics, queries, registry, training
 from scorer.onnx_model import OnnxModel
 
-NEW_LABELS = """
-select count(*) from scoring.label_events
-where labeled_at <= %(cutoff)s
-  and labeled_at > coalesce((select max(label_cutoff_at) from ml.training_runs
-                             where mode = 'labels' and label_cutoff_at <= %(cutoff)s),
-                            '-infinity')
-"""
-PREVIOUS_CHALLENGERS = """
-select d.challenger_version from ml.retrain_decisions d
-join ml.models m on m.model_version = d.challenger_version
-where m.status = 'shadow'
-"""
-RECORD = """
-insert into ml.retrain_decisions (trigger_reason, new_labels, min_new_labels,
-    champion_version, challenger_version, evaluated_from, evaluated_to, evaluated_rows,
-    evaluated_positives, champion_metrics, challenger_metrics, max_psi, max_psi_feature,
-    margin, outcome, detail)
-values (%(trigger_reason)s, %(new_labels)s, %(min_new_labels)s, %(champion_version)s,
-    %(challenger_version)s, %(evaluated_from)s, %(evaluated_to)s, %(evaluated_rows)s,
-    %(evaluated_positives)s, %(champion_metrics)s, %(challenger_metrics)s, %(max_psi)s,
-    %(max_psi_feature)s, %(margin)s, %(outcome)s, %(detail)s)
-returning retrain_decision_id
-"""
-DRIFT = """
-select feature, psi, observations from ml.feature_drift(%(model)s::integer, %(from)s, %(to)s)
-order by psi desc limit 1
-"""
 MIN_MATURED_POSITIVES = 5
+
+
+def _q(name: str) -> str:
+    return queries.load("retrain")[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +67,7 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
     """One retraining decision. ``conn``: autocommit, as the trainer (or the owner)."""
     started = time.monotonic()
     cutoff = cutoff or training.default_cutoff(conn)
-    row = conn.execute(NEW_LABELS, {"cutoff": cutoff}).fetchone()
+    row = conn.execute(_q("new_labels"), {"cutoff": cutoff}).fetchone()
     new_labels = int(row[0]) if row else 0
     champion = registry.champion(conn)
     record: dict[str, Any] = {
@@ -100,8 +77,8 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
         "champion_metrics": None, "challenger_metrics": None, "margin": options.margin,
         "max_psi": None, "max_psi_feature": None}
     if champion is not None:
-        drift = conn.execute(DRIFT, {"model": champion, "from": cutoff - options.drift_window,
-                                     "to": cutoff}).fetchone()
+        drift = conn.execute(_q("largest_drift"), {
+            "model": champion, "from": cutoff - options.drift_window, "to": cutoff}).fetchone()
         if drift is not None and drift[1] is not None:
             record["max_psi_feature"], record["max_psi"] = drift[0], float(drift[1])
     drifted = record["max_psi"] is not None and record["max_psi"] > options.drift_threshold
@@ -125,7 +102,7 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
         trained = training.train(data, options.train, on_stage=on_stage)
     except training.TrainingError as exc:
         return _record(conn, record, reason, "skipped", f"training refused: {exc}")
-    previous_challengers = [v for (v,) in conn.execute(PREVIOUS_CHALLENGERS).fetchall()]
+    previous_challengers = [v for (v,) in conn.execute(_q("previous_challengers")).fetchall()]
     challenger, _ = registry.register(conn, trained, mode="labels", cutoff=cutoff,
                                       deploy="shadow", seconds=time.monotonic() - started)
     if challenger is None:
@@ -180,8 +157,8 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
 
 def _record(conn: psycopg.Connection[Any], record: dict[str, Any], reason: str,
             outcome: str, detail: str) -> Decision:
-    row = conn.execute(RECORD, {**record, "trigger_reason": reason, "outcome": outcome,
-                                "detail": detail}).fetchone()
+    row = conn.execute(_q("record_decision"), {**record, "trigger_reason": reason,
+                                               "outcome": outcome, "detail": detail}).fetchone()
     assert row is not None
     return Decision(int(row[0]), outcome, reason, record["new_labels"],
                     record["champion_version"], record["challenger_version"], detail=detail)

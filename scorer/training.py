@@ -34,7 +34,8 @@ import psycopg
 
 from scorer import metrics, queries
 from scorer.errors import PgfraudError
-from scorer.onnx_model import OnnxModel, check_parity, to_onnx
+from scorer.onnx_model import OnnxModel, to_onnx
+from scorer.onnx_model import parity as onnx_parity
 
 DAY = 86_400.0
 DEFAULT_GAP = dt.timedelta(days=7)
@@ -245,11 +246,11 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
     on_stage("exporting to ONNX")
     onnx_bytes = to_onnx(booster)
     validation_window = data.subset(in_validation)
-    parity = check_parity(booster, onnx_bytes, validation_window.features)
-
-    on_stage("evaluating")
     model = OnnxModel(onnx_bytes)
     window_scores = model.predict(validation_window.features)
+    parity = onnx_parity(booster, validation_window.features, window_scores)
+
+    on_stage("evaluating")
     threshold, rule = _threshold(validation_window, window_scores, options)
     evaluation = evaluate(validation_window, window_scores, threshold)
     train_scores = model.predict(train_rows.features)

@@ -86,18 +86,11 @@ def _bootstrap_model(url: str) -> None:
     with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
         current = registry.champion(conn)
     if current is None:
-        from scorer import bootstrap, training  # LightGBM and ONNX: imported when needed
+        from scorer.bootstrap import bootstrap_champion  # LightGBM, ONNX: only when needed
 
         click.echo("model      no champion yet: training one on 14 days of simulated history "
                    "(pgfraud train --bootstrap) ...")
-        started = time.monotonic()
-        trained = training.train(bootstrap.simulated_history(url))
-        with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
-            current, _ = registry.register(conn, trained, mode="bootstrap", cutoff=None,
-                                           seconds=time.monotonic() - started,
-                                           deploy="promote-if-none")
-        if current is None:
-            raise click.ClickException("the bootstrap model failed its ONNX parity check")
+        current = bootstrap_champion(url)
     with connect(url, role=TRAINER_ROLE) as conn:
         info = registry.show(conn, current)
     validation = info["metrics"].get("validation", {})

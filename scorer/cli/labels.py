@@ -123,8 +123,8 @@ def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelt
     from scorer.labels import AnalystOptions, simulate_analysts
     from scorer.workers import stop_on_signals
 
-    options = AnalystOptions(delay=delay or dt.timedelta(days=2), coverage=coverage,
-                             chargeback_delay=chargeback_delay or dt.timedelta(days=30),
+    options = AnalystOptions(delay=delay, coverage=coverage,
+                             chargeback_delay=chargeback_delay,
                              seed=seed)
     with connect(autocommit=True) as conn, stop_on_signals() as stop:
         while True:
@@ -170,9 +170,9 @@ def retrain(auto: bool, min_labels: int, margin: float, label_delay: dt.timedelt
     from scorer import retrain as retraining
 
     options = retraining.RetrainOptions(min_new_labels=min_labels, margin=margin,
-                                        label_delay=label_delay or dt.timedelta(days=7),
+                                        label_delay=label_delay,
                                         drift_threshold=drift_threshold,
-                                        drift_window=drift_window or dt.timedelta(days=1),
+                                        drift_window=drift_window,
                                         force=not auto)
     with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         decision = retraining.retrain(conn, options, on_stage=lambda s: err.print(s))
@@ -208,8 +208,8 @@ def replay(csv_file: Path, label_delay: dt.timedelta, retrain_every: dt.timedelt
     from scorer.replay import ReplayOptions
     from scorer.replay import replay as run_replay
 
-    options = ReplayOptions(label_delay=label_delay or dt.timedelta(days=7),
-                            retrain_every=retrain_every or dt.timedelta(days=7), margin=margin)
+    options = ReplayOptions(label_delay=label_delay,
+                            retrain_every=retrain_every, margin=margin)
     with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                   TimeRemainingColumn(), console=err, transient=True) as progress:
         task = progress.add_task("reading", total=None)
