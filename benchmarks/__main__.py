@@ -33,8 +33,9 @@ def main() -> None:
     ]
     for module in BENCHMARKS:
         print(f"running {module.__name__} ...", file=sys.stderr)
-        section = module.run()
-        parts += [f"## {section.title}\n", section.body, ""]
+        result = module.run()
+        for section in result if isinstance(result, list) else [result]:
+            parts += [f"## {section.title}\n", section.body, ""]
     OUTPUT.write_text("\n".join(parts))
     print(f"wrote {OUTPUT}", file=sys.stderr)
 

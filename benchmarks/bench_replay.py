@@ -1,4 +1,5 @@
-"""Replay: how much faster than real time a backtest runs.
+"""Replay: how much faster than real time a backtest runs; then the monitoring marts
+(dbt) and the HTML report built on what it left.
 
 A Kaggle-layout CSV of 60 simulated days (1,000 cards, 1% fraud; ``pgfraud produce
 --to-csv``) is replayed on a fresh cluster with the defaults: labels revealed 7 days
@@ -13,19 +14,20 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+from benchmarks import bench_monitoring
 from benchmarks.common import Section, fresh_cluster, table
 from producer import kaggle
 from producer.cards import Tokenizer
 from producer.run import Limits, take
 from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate
-from scorer.replay import replay
+from scorer.replay import ReplayReport, replay
 
 DAYS = 60
 CARDS = 1000
 
 
-def run() -> Section:
+def run() -> list[Section]:
     with tempfile.TemporaryDirectory() as folder, fresh_cluster() as cluster:
         csv = Path(folder) / "history.csv"
         stream = TransactionStream(StreamConfig(seed=21, cards=CARDS, merchants=300,
@@ -34,6 +36,11 @@ def run() -> Section:
         url = cluster.start()
         migrate.upgrade(url)
         report = replay(url, csv, tokenizer=Tokenizer(b"benchmark-key-not-a-secret-0123"))
+        monitoring = bench_monitoring.run(url, Path(folder))
+    return [_replay_section(report, written), monitoring]
+
+
+def _replay_section(report: ReplayReport, written: int) -> Section:
     promoted = sum(d.outcome == "promoted" for d in report.decisions)
     speedup = DAYS * 86_400 / report.seconds
     rows = [[f"{written:,} transactions, {DAYS} days", f"{report.seconds:,.0f} s",

@@ -41,7 +41,7 @@ class RetrainOptions:
     min_new_labels: int = 500
     margin: float = 0.0                       # average-precision points to gain
     drift_threshold: float = 0.2              # max feature PSI that triggers retraining
-    drift_window: dt.timedelta = dt.timedelta(days=1)
+    drift_window: dt.timedelta = dt.timedelta(days=7)  # whole weeks: day_of_week
     label_delay: dt.timedelta = dt.timedelta(days=7)
     force: bool = False
     train: training.TrainOptions = dataclasses.field(default_factory=training.TrainOptions)

@@ -369,12 +369,13 @@ def reference_distributions(population: Dataset,
         rows = rows[np.linspace(0, len(rows) - 1, REFERENCE_SAMPLE).astype(np.int64)]
     result: dict[str, Any] = {"bins": REFERENCE_BINS, "features": {}}
     for i, name in enumerate(population.feature_names):
-        result["features"][name] = _bins(rows[:, i].astype(np.float64))
-    result["score"] = _bins(np.asarray(scores, dtype=np.float64))
+        result["features"][name] = decile_bins(rows[:, i].astype(np.float64))
+    result["score"] = decile_bins(np.asarray(scores, dtype=np.float64))
     return result
 
 
-def _bins(values: npt.NDArray[np.float64]) -> dict[str, Any]:
+def decile_bins(values: npt.NDArray[np.float64]) -> dict[str, Any]:
+    """One reference distribution: ``edges``, ``fractions`` and ``null_fraction``."""
     present = values[~np.isnan(values)]
     null_fraction = 1 - len(present) / len(values) if len(values) else 0.0
     if len(present) == 0:

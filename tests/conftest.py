@@ -23,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scorer import migrate
 from scorer.embedded import EmbeddedPostgres
 from scorer.settings import Settings
+from tests.monitoring import Monitored, populate
 
 
 def database_url_for(admin_url: str, dbname: str) -> str:
@@ -119,3 +120,20 @@ def databases(pg_admin_url: str, template_db: str) -> Iterator[Databases]:
     factory = Databases(pg_admin_url, template_db)
     yield factory
     factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def monitored(pg_admin_url: str, template_db: str,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
+    """A database where produce → score → analysts ran and ``dbt build`` built the
+    marts (tests/monitoring.py). Shared by the session: clone it to change anything."""
+    name = f"pgfraud_monitored_{uuid.uuid4().hex[:8]}"
+    url = _create_database(pg_admin_url, name, template=template_db)
+    yield populate(url, tmp_path_factory.mktemp("monitored"))
+    _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def monitored_db(monitored: Monitored) -> str:
+    """The URL of the ``monitored`` database."""
+    return monitored.url

@@ -73,15 +73,17 @@ def quick_model(url: str, *, seed: int = 0, trees: int = 30, alert_share: float 
     import lightgbm as lgb
     import numpy as np
     from psycopg import sql
+    from psycopg.types.json import Jsonb
 
     from scorer.onnx_model import OnnxModel, to_onnx
-    from scorer.training import feature_columns
+    from scorer.training import decile_bins, feature_columns
 
     with psycopg.connect(url) as conn:
         names = feature_columns(conn)
         rows = conn.execute(
             sql.SQL("select (f.trans_num is not null)::int, {} from features.model_input_v1 m "
-                    "left join truth.fraud_transactions f using (trans_num)").format(
+                    "left join truth.fraud_transactions f using (trans_num) "
+                    "order by m.transaction_id").format(
                 sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(n)) for n in names))
         ).fetchall()
         y = np.array([r[0] for r in rows], dtype=float)
@@ -94,12 +96,17 @@ def quick_model(url: str, *, seed: int = 0, trees: int = 30, alert_share: float 
         onnx_bytes = to_onnx(booster)
         scores = OnnxModel(onnx_bytes).predict(x)
         threshold = float(np.quantile(scores, 1 - alert_share))
+        old = slice(0, 2 * len(x) // 3)
+        reference = {"features": {n: decile_bins(x[old, i].astype(np.float64))
+                                  for i, n in enumerate(names)},
+                     "score": decile_bins(scores[old].astype(np.float64))}
         row = conn.execute(
             """insert into ml.models (onnx_model, onnx_sha256, lightgbm_model, feature_names,
-                   feature_set_version, threshold, note)
-               values (%s, %s, %s, %s, 1, %s, 'quick test model') returning model_version""",
+                   feature_set_version, threshold, reference_distributions, note)
+               values (%s, %s, %s, %s, 1, %s, %s, 'quick test model')
+               returning model_version""",
             (onnx_bytes, hashlib.sha256(onnx_bytes).hexdigest(), booster.model_to_string(),
-             names, threshold)).fetchone()
+             names, threshold, Jsonb(reference))).fetchone()
         assert row is not None
         version = int(row[0])
         if status == "champion":

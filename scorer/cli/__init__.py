@@ -10,6 +10,8 @@ import psycopg
 import sqlalchemy.exc
 
 from scorer import __version__
+from scorer.cli.analytics import dbt, refresh
+from scorer.cli.dashboards import dashboards
 from scorer.cli.db import db
 from scorer.cli.demo import demo
 from scorer.cli.features import features
@@ -17,6 +19,7 @@ from scorer.cli.ingest import import_csv, produce
 from scorer.cli.labels import analysts, label, replay, retrain, review
 from scorer.cli.migrate import migrate
 from scorer.cli.models import models, train
+from scorer.cli.report import report
 from scorer.cli.score import alerts, score
 from scorer.db import redact
 from scorer.errors import PgfraudError
@@ -46,6 +49,7 @@ def cli(verbose: bool) -> None:
 cli.add_command(db)
 cli.add_command(migrate)
 cli.add_command(demo)
+cli.add_command(dashboards)
 cli.add_command(produce)
 cli.add_command(import_csv)
 cli.add_command(features)
@@ -53,6 +57,9 @@ cli.add_command(train)
 cli.add_command(models)
 cli.add_command(score)
 cli.add_command(alerts)
+cli.add_command(dbt)
+cli.add_command(refresh)
+cli.add_command(report)
 for command in (label, review, analysts, retrain, replay):
     cli.add_command(command)
 

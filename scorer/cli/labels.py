@@ -155,7 +155,7 @@ def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelt
 @click.option("--drift-threshold", default=0.2, show_default=True, type=float,
               help="With --auto: also train when a feature's (or the score's) PSI over the "
                    "last --drift-window exceeds this.")
-@click.option("--drift-window", default="1d", show_default=True, callback=params.timedelta,
+@click.option("--drift-window", default="7d", show_default=True, callback=params.timedelta,
               metavar="TIME", help="Event time the drift is measured over.")
 def retrain(auto: bool, min_labels: int, margin: float, label_delay: dt.timedelta,
             drift_threshold: float, drift_window: dt.timedelta) -> None:

@@ -10,7 +10,6 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import psycopg
@@ -27,6 +26,7 @@ from scorer.scoring import Scorer
 from scorer.training import FAR_PAST
 from tests.conftest import Databases
 from tests.history import label_from_truth, produce, quick_model
+from tests.reference_metrics import psi
 
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
 
@@ -252,20 +252,6 @@ def test_replay_reports_metrics_that_match_sklearn(db_url: str, tmp_path: Path) 
     assert decisions == len(report["decisions"]) >= 2
 
 
-def _psi_numpy(values: list[float | None], bins: dict[str, Any]) -> float:
-    edges = np.array(bins["edges"])
-    # An all-NULL reference has no value bins: one empty bin, as the SQL generates.
-    fractions = np.array(bins["fractions"] or [0.0] * (len(edges) + 1))
-    null_fraction = bins["null_fraction"]
-    present = np.array([v for v in values if v is not None], dtype=np.float64)
-    counts = np.bincount(np.searchsorted(edges, present, side="right"),
-                         minlength=len(edges) + 1)
-    actual = np.r_[(len(values) - len(present)) / len(values), counts / len(values)]
-    expected = np.r_[null_fraction, fractions * (1 - null_fraction)]
-    a, e = np.maximum(actual, 1e-4), np.maximum(expected, 1e-4)
-    return float(((a - e) * np.log(a / e)).sum())
-
-
 def _trained_champion(url: str) -> int:
     """A model trained on every label known now, promoted; its version."""
     with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
@@ -296,7 +282,7 @@ def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history:
     assert len(rows) > 1000
     assert set(drift) == set(names)  # no predictions by this model: no score drift row
     for i, name in enumerate(names):
-        expected = _psi_numpy([r[i] for r in rows], reference["features"][name])
+        expected = psi([r[i] for r in rows], reference["features"][name])
         assert drift[name][0] == pytest.approx(expected, abs=1e-9), name
         assert drift[name][1] == len(rows)
 

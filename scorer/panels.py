@@ -1,0 +1,242 @@
+"""The monitoring panels, defined once: Grafana dashboards and ``pgfraud report`` both
+render these.
+
+Each panel is a SQL query over the dbt marts in ``analytics`` (the only schema the
+read-only Grafana role may read) plus how to draw it. Queries use Grafana's
+``$__timeFilter(column)`` macro; :func:`expand` replaces it with a literal range so the
+same text runs outside Grafana (tests, the HTML report).
+
+Result shapes, by ``kind``:
+
+- ``stat``: one row, one column ``value``.
+- ``timeseries`` / ``bars`` / ``heatmap``: columns ``time``, ``metric`` (series name) and
+  ``value`` (long format; Grafana turns one series per ``metric``).
+- ``table``: any columns; ``columns`` lists them.
+
+>>> p = Panel("x", "X", "stat", "select 1 as value where $__timeFilter(day)")
+>>> expand(p.sql, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+"select 1 as value where day between '2026-01-01T00:00:00+00:00'::timestamptz and \
+'2026-01-02T00:00:00+00:00'::timestamptz"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Literal
+
+Kind = Literal["stat", "timeseries", "bars", "heatmap", "table"]
+
+#: Column names each result shape must have.
+SHAPES: dict[str, tuple[str, ...]] = {
+    "stat": ("value",),
+    "timeseries": ("time", "metric", "value"),
+    "bars": ("time", "metric", "value"),
+    "heatmap": ("time", "metric", "value"),
+}
+
+_TIME_FILTER = re.compile(r"\$__timeFilter\(\s*([a-z_][a-z0-9_.]*)\s*\)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """One chart: a stable key, a title, how to draw it, and its SQL."""
+
+    key: str
+    title: str
+    kind: Kind
+    sql: str
+    description: str = ""
+    unit: str = "short"          # Grafana unit id: short, ms, percentunit, h, …
+    width: int = 12              # Grafana grid columns (of 24)
+    height: int = 8
+    columns: tuple[str, ...] = ()  # for tables: the columns, in order
+
+    @property
+    def expected_columns(self) -> tuple[str, ...]:
+        return self.columns if self.kind == "table" else SHAPES[self.kind]
+
+
+@dataclasses.dataclass(frozen=True)
+class Board:
+    """A dashboard: fixed uid (so links and provisioning stay stable) and its panels."""
+
+    uid: str
+    title: str
+    description: str
+    panels: tuple[Panel, ...]
+    time_from: str = "now-7d"     # Grafana's default range for the board
+    refresh: str = "1m"
+
+
+def expand(query: str, start: dt.datetime, end: dt.datetime) -> str:
+    """``query`` with every ``$__timeFilter(col)`` replaced by a literal range on ``col``
+    (what Grafana does before sending it). ``start``/``end`` are datetimes, not text."""
+    if not (isinstance(start, dt.datetime) and isinstance(end, dt.datetime)):
+        raise TypeError("start and end must be datetimes")
+
+    def literal(value: dt.datetime) -> str:
+        return f"'{value.isoformat()}'::timestamptz"
+
+    return _TIME_FILTER.sub(
+        lambda m: f"{m.group(1)} between {literal(start)} and {literal(end)}", query)
+
+
+def _series(*pairs: tuple[str, str]) -> str:
+    """A ``union all`` of (label, column) pairs, for long-format time series."""
+    return ", ".join(f"('{label}', {column})" for label, column in pairs)
+
+
+# --- operations board: wall-clock time (when things were scored / quarantined) -------
+
+def _stat(key: str, title: str, aggregate: str, mart: str, time_column: str,
+          description: str, unit: str = "short") -> Panel:
+    """A one-number tile: ``aggregate`` over ``mart`` rows in the time range."""
+    return Panel(key, title, "stat",
+                 f"select {aggregate} as value\n"
+                 f"from analytics.{mart}\nwhere $__timeFilter({time_column})",
+                 description, unit=unit, width=6, height=4)
+
+
+SCORED = _stat("transactions_scored", "Transactions scored",
+               "coalesce(sum(transactions_scored), 0)", "fct_scoring_minutes", "minute_at",
+               "Champion predictions written in the time range.")
+ALERTS_TOTAL = _stat("alerts_total", "Alerts raised", "coalesce(sum(alerts), 0)",
+                     "fct_scoring_minutes", "minute_at",
+                     "Champion decisions above threshold in the time range.")
+WORST_P99 = _stat("latency_p99_worst", "Worst minute's p99 latency", "max(latency_p99_ms)",
+                  "fct_scoring_minutes", "minute_at",
+                  "Ingest commit to prediction commit, p99 of the worst minute in the range.",
+                  unit="ms")
+QUARANTINED_TOTAL = _stat("quarantined_total", "Rows quarantined",
+                          "coalesce(sum(quarantined), 0)", "fct_hourly_quarantine", "hour_at",
+                          "Rejected input rows in the time range (all reasons).")
+
+THROUGHPUT = Panel(
+    "throughput", "Throughput (transactions scored per minute)", "timeseries",
+    "select minute_at as time, 'scored per minute' as metric,\n"
+    "       transactions_scored as value\n"
+    "from analytics.fct_scoring_minutes\nwhere $__timeFilter(minute_at)\norder by 1",
+    "Champion predictions per minute of wall-clock time.")
+
+LATENCY = Panel(
+    "latency", "Scoring latency per minute (p50, p95, p99)", "timeseries",
+    "select m.minute_at as time, s.metric, s.value\n"
+    "from analytics.fct_scoring_minutes as m\n"
+    "cross join lateral (values " + _series(
+        ("p50", "m.latency_p50_ms"), ("p95", "m.latency_p95_ms"),
+        ("p99", "m.latency_p99_ms")) + ") as s (metric, value)\n"
+    "where $__timeFilter(m.minute_at)\norder by 1, 2",
+    "Ingest commit to prediction commit, percentiles over each minute's predictions.",
+    unit="ms")
+
+ALERTS_PER_MINUTE = Panel(
+    "alerts_per_minute", "Alerts per minute", "bars",
+    "select minute_at as time, 'alerts' as metric, alerts as value\n"
+    "from analytics.fct_scoring_minutes\nwhere $__timeFilter(minute_at)\norder by 1")
+
+QUARANTINE = Panel(
+    "quarantine_by_reason", "Quarantined rows per hour, by reason", "bars",
+    "select hour_at as time, reason as metric, sum(quarantined) as value\n"
+    "from analytics.fct_hourly_quarantine\nwhere $__timeFilter(hour_at)\n"
+    "group by 1, 2\norder by 1, 2",
+    "Rejected input by machine-readable reason (docs/producer.md).")
+
+OPERATIONS = Board(
+    uid="pgfraud-operations", title="pgfraud · operations",
+    description="Is scoring keeping up? Throughput, latency, alerts and rejected input.",
+    panels=(SCORED, ALERTS_TOTAL, WORST_P99, QUARANTINED_TOTAL, THROUGHPUT, LATENCY,
+            ALERTS_PER_MINUTE, QUARANTINE),
+    time_from="now-6h", refresh="30s")
+
+# --- model board: event time (the day a transaction happened) ------------------------
+
+_PER_VERSION = (
+    "select day::timestamptz as time, 'v' || model_version || ' ' || role as metric,\n"
+    "       {column} as value\n"
+    "from analytics.fct_daily_model_performance\n"
+    "where $__timeFilter(day) and {column} is not null\norder by 1, 2")
+
+AVERAGE_PRECISION = Panel(
+    "average_precision", "Average precision per model version (daily)", "timeseries",
+    _PER_VERSION.format(column="average_precision"),
+    "Over transactions labelled so far. Recent days are flattered: reviewed alerts are "
+    "labelled first, missed fraud arrives later as chargebacks.", unit="percentunit")
+
+MATURED_AVERAGE_PRECISION = Panel(
+    "matured_average_precision", "Average precision on matured labels (daily)",
+    "timeseries", _PER_VERSION.format(column="matured_average_precision"),
+    "Each transaction's label as known label_maturity_days after it; unlabelled by then "
+    "counts as genuine. Days younger than that have no value.", unit="percentunit")
+
+ROC_AUC = Panel(
+    "roc_auc", "ROC AUC per model version (daily)", "timeseries",
+    _PER_VERSION.format(column="roc_auc"), "Over labelled transactions.",
+    unit="percentunit")
+
+CHAMPION_DECISIONS = Panel(
+    "champion_decisions", "Champion precision and recall at threshold (daily)", "timeseries",
+    "select p.day::timestamptz as time, s.metric, s.value\n"
+    "from analytics.fct_daily_model_performance as p\n"
+    "cross join lateral (values " + _series(
+        ("precision", "p.precision"), ("recall", "p.recall"),
+        ("matured precision", "p.matured_precision"),
+        ("matured recall", "p.matured_recall"),
+        ("card precision@100", "p.card_precision_at_100")) + ") as s (metric, value)\n"
+    "where p.role = 'champion' and $__timeFilter(p.day) and s.value is not null\n"
+    "order by 1, 2", unit="percentunit")
+
+DRIFT = Panel(
+    "feature_drift", "Feature drift of the champion (PSI per feature and day)", "heatmap",
+    "select d.day::timestamptz as time, d.feature as metric, d.psi as value\n"
+    "from analytics.fct_daily_feature_drift as d\n"
+    "join analytics.dim_models as m using (model_version)\n"
+    "where m.status = 'champion' and $__timeFilter(d.day)\norder by 1, 2",
+    "PSI against the model's training distribution; 'score' is the score distribution. "
+    "Above 0.2 is flagged as drifted.")
+
+SCORE_DISTRIBUTION = Panel(
+    "score_distribution", "Champion score distribution (share of predictions per bucket)",
+    "heatmap",
+    "select day::timestamptz as time, bucket_label as metric, share as value\n"
+    "from analytics.fct_daily_score_distribution\n"
+    "where role = 'champion' and $__timeFilter(day)\norder by 1, bucket",
+    unit="percentunit")
+
+LABEL_BACKLOG = Panel(
+    "label_backlog", "Label backlog (by transaction day)", "bars",
+    "select b.day::timestamptz as time, s.metric, s.value\n"
+    "from analytics.fct_daily_label_backlog as b\n"
+    "cross join lateral (values " + _series(
+        ("alerts awaiting review", "b.unreviewed_alerts"),
+        ("unlabelled, not alerted", "b.unlabelled - b.unreviewed_alerts"),
+        ("labelled", "b.labelled")) + ") as s (metric, value)\n"
+    "where $__timeFilter(b.day)\norder by 1, 2")
+
+LABEL_DELAY = Panel(
+    "label_delay", "Label delay (transaction to first label)", "timeseries",
+    "select b.day::timestamptz as time, s.metric, s.value\n"
+    "from analytics.fct_daily_label_backlog as b\n"
+    "cross join lateral (values " + _series(
+        ("p50", "b.label_delay_p50_hours"), ("p90", "b.label_delay_p90_hours")) +
+    ") as s (metric, value)\n"
+    "where $__timeFilter(b.day) and s.value is not null\norder by 1, 2", unit="h")
+
+MODELS = Panel(
+    "models", "Models", "table",
+    "select model_version, status, threshold, validation_roc_auc,\n"
+    "       validation_average_precision, trained_from, trained_to, promoted_at\n"
+    "from analytics.dim_models\norder by model_version desc",
+    columns=("model_version", "status", "threshold", "validation_roc_auc",
+             "validation_average_precision", "trained_from", "trained_to", "promoted_at"),
+    width=24)
+
+MODEL = Board(
+    uid="pgfraud-model", title="pgfraud · model",
+    description="Is the model still good? Accuracy per version, drift, scores and labels.",
+    panels=(AVERAGE_PRECISION, MATURED_AVERAGE_PRECISION, ROC_AUC, CHAMPION_DECISIONS,
+            DRIFT, SCORE_DISTRIBUTION, LABEL_BACKLOG, LABEL_DELAY, MODELS),
+    time_from="now-30d", refresh="5m")
+
+BOARDS: tuple[Board, ...] = (OPERATIONS, MODEL)

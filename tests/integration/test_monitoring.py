@@ -1,0 +1,336 @@
+"""The dbt marts on a real database (tests/monitoring.py): ``dbt build`` with its data
+tests, incremental runs equal a full refresh, the read-only role sees marts only, and
+every metric equals an independent sklearn / numpy computation on the same rows —
+including tied scores and relabelled transactions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from scorer import analytics
+from scorer.db import connect
+from scorer.errors import PgfraudError
+from scorer.metrics import card_precision_at_k
+from scorer.names import READER_ROLE
+from tests.conftest import Databases
+from tests.history import START
+from tests.monitoring import DAYS, VARS, Monitored, advance
+from tests.reference_metrics import psi
+
+MARTS = ("fct_daily_model_performance", "fct_daily_feature_drift",
+         "fct_daily_score_distribution", "fct_scoring_minutes", "fct_daily_label_backlog",
+         "fct_hourly_quarantine", "dim_models")
+MATURITY = dt.timedelta(days=VARS["label_maturity_days"])
+TOLERANCE = 1e-6
+
+
+def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    with psycopg.connect(url) as conn:
+        return {mart: conn.execute(sql.SQL("select * from analytics.{} order by 1").format(
+            sql.Identifier(mart))).fetchall() for mart in MARTS}
+
+
+def same_rows(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
+    """Equal rows, floats to 1e-12 relative (a float sum's order is not fixed in SQL)."""
+    def close(x: Any, y: Any) -> bool:
+        if isinstance(x, float) and isinstance(y, float):
+            return math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-15)
+        return bool(x == y)
+    return len(a) == len(b) and all(
+        len(r) == len(q) and all(close(x, y) for x, y in zip(r, q, strict=True))
+        for r, q in zip(a, b, strict=True))
+
+
+def performance(url: str) -> dict[tuple[dt.date, int, str], dict[str, Any]]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        rows = conn.execute("select * from analytics.fct_daily_model_performance").fetchall()
+    return {(r["day"], r["model_version"], r["role"]): r for r in rows}
+
+
+def expected_performance(url: str) -> dict[tuple[dt.date, int, str], dict[str, Any]]:
+    """The performance mart's metrics, from the raw tables, in plain Python + sklearn."""
+    with psycopg.connect(url) as conn:
+        predictions = conn.execute(
+            "select p.transaction_id, p.model_version, p.is_shadow, p.score, p.is_alert,"
+            "       t.transacted_at, t.card_token"
+            "  from scoring.predictions p join ingest.transactions t using (transaction_id)"
+        ).fetchall()
+        events = conn.execute("select transaction_id, new_value, labeled_at, transacted_at "
+                              "from scoring.label_events order by label_event_id").fetchall()
+        ((clock,),) = conn.execute("select max_transacted_at from ingest.event_clock")
+    current: dict[int, bool | None] = {}
+    matured: dict[int, bool | None] = {}
+    for transaction_id, value, labeled_at, transacted_at in events:
+        current[transaction_id] = value
+        if labeled_at <= transacted_at + MATURITY:
+            matured[transaction_id] = value
+    groups: dict[tuple[dt.date, int, str], list[tuple[Any, ...]]] = defaultdict(list)
+    for tid, version, is_shadow, score, is_alert, at, card in predictions:
+        day = at.astimezone(dt.UTC).date()
+        groups[(day, version, "shadow" if is_shadow else "champion")].append(
+            (tid, score, is_alert, card))
+    expected = {}
+    for (day, version, role), items in groups.items():
+        day_start = dt.datetime.combine(day, dt.time(), dt.UTC)
+        is_matured = day_start + dt.timedelta(days=1) + MATURITY <= clock
+        labelled = [(s, current[t], a, c) for t, s, a, c in items
+                    if current.get(t) is not None]
+        row = {"transactions": len(items), "alerts": sum(a for _, _, a, _ in items),
+               "labelled": len(labelled), "is_matured": is_matured,
+               **_metrics(day, labelled, "")}
+        if is_matured:
+            row |= _metrics(day, [(s, bool(matured.get(t)), a, c) for t, s, a, c in items],
+                            "matured_")
+        expected[(day, version, role)] = row
+    return expected
+
+
+def _metrics(day: dt.date, rows: list[tuple[Any, ...]],
+             prefix: str) -> dict[str, Any]:
+    if not rows:
+        return {}
+    score = np.array([r[0] for r in rows])
+    y = np.array([r[1] for r in rows], dtype=bool)
+    alert = np.array([r[2] for r in rows], dtype=bool)
+    tp, fp, fn = (y & alert).sum(), (~y & alert).sum(), (y & ~alert).sum()
+    both = 0 < y.sum() < len(y)
+    return {
+        f"{prefix}precision": tp / (tp + fp) if tp + fp else None,
+        f"{prefix}recall": tp / (tp + fn) if tp + fn else None,
+        f"{prefix}f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+        f"{prefix}roc_auc": roc_auc_score(y, score) if both else None,
+        f"{prefix}average_precision": average_precision_score(y, score) if y.any() else None,
+        f"{prefix}card_precision_at_100": card_precision_at_k(
+            [day] * len(rows), [r[3] for r in rows], y, score, k=100)[0],
+    }
+
+
+def assert_performance_matches(url: str) -> int:
+    """Every mart row equals the Python computation; returns how many metrics compared."""
+    actual, expected = performance(url), expected_performance(url)
+    assert set(actual) == set(expected)
+    compared = 0
+    for key, want in expected.items():
+        got = actual[key]
+        for name, value in want.items():
+            if value is None:
+                assert got[name] is None, (key, name)
+            elif isinstance(value, bool):
+                assert got[name] is value, (key, name)
+            else:
+                assert got[name] == pytest.approx(float(value), abs=TOLERANCE), (key, name)
+                compared += 1
+        if not want["is_matured"]:
+            assert got["matured_average_precision"] is None, key
+    return compared
+
+
+def test_dbt_build_runs_every_model_and_data_test(monitored: Monitored) -> None:
+    output = analytics.build(monitored.url, state_dir=monitored.dbt_state, variables=VARS)
+    assert "ERROR=0" in output and "WARN=0" in output
+    done = analytics.run_dbt(["source", "freshness"], monitored.url,
+                             state_dir=monitored.dbt_state, capture=True)
+    assert done.returncode == 0, done.stdout
+    assert "PASS freshness of ingest.transactions" in done.stdout
+    with psycopg.connect(monitored.url) as conn:
+        for mart in MARTS:
+            ((rows,),) = conn.execute(sql.SQL("select count(*) from analytics.{}").format(
+                sql.Identifier(mart)))
+            assert rows > 0, mart
+
+
+def test_data_tests_catch_bad_rows(databases: Databases, monitored: Monitored,
+                                   tmp_path: Path) -> None:
+    url = databases.clone(monitored.url)
+    with psycopg.connect(url) as conn:
+        conn.execute("alter table scoring.predictions drop constraint predictions_score_check")
+        conn.execute("update scoring.predictions set score = 1.5 "
+                     "where prediction_id = (select min(prediction_id) from scoring.predictions)")
+    with pytest.raises(PgfraudError, match="accepted_range_stg_predictions_score"):
+        analytics.build(url, state_dir=tmp_path, variables=VARS)
+
+
+def test_performance_metrics_equal_sklearn(monitored: Monitored) -> None:
+    compared = assert_performance_matches(monitored.url)
+    actual = performance(monitored.url)
+    matured = [r for r in actual.values() if r["is_matured"]]
+    assert len({day for day, _, _ in actual}) >= DAYS
+    assert {role for _, _, role in actual} == {"champion", "shadow"}
+    assert 0 < len(matured) < len(actual)
+    assert all(r["matured_average_precision"] is not None for r in matured)
+    assert compared > 200
+    champion = [r for r in actual.values() if r["role"] == "champion"
+                and r["average_precision"] is not None]
+    shadow = [r for r in actual.values() if r["role"] == "shadow"
+              and r["average_precision"] is not None]
+    # The 30-tree champion ranks far better than the 3-tree shadow.
+    assert np.mean([r["average_precision"] for r in champion]) > np.mean(
+        [r["average_precision"] for r in shadow])
+
+
+def test_metrics_with_ties_and_relabels_equal_sklearn(databases: Databases,
+                                                      monitored: Monitored,
+                                                      tmp_path: Path) -> None:
+    url = databases.clone(monitored.url)
+    with psycopg.connect(url) as conn:
+        # Coarse scores: many ties within every day and model.
+        conn.execute("update scoring.predictions set score = round(score::numeric, 2)")
+        # Relabels: flip some labels, then withdraw a few; each adds a label event, out
+        # of order with the transactions' times.
+        conn.execute("update scoring.predictions set true_value = not true_value "
+                     "where true_value is not null and transaction_id % 13 = 0")
+        conn.execute("update scoring.predictions set true_value = null "
+                     "where true_value is not null and transaction_id % 29 = 0")
+        ((ties,),) = conn.execute(
+            "select count(*) - count(distinct (model_version, score)) "
+            "from scoring.predictions")
+        ((relabelled,),) = conn.execute(
+            "select count(*) from (select transaction_id from scoring.label_events "
+            "group by 1 having count(*) > 1) as t")
+    assert ties > 10_000 and relabelled > 50
+    analytics.build(url, state_dir=tmp_path, full_refresh=True, variables=VARS)
+    assert assert_performance_matches(url) > 200
+
+
+def test_feature_and_score_drift_equal_numpy(monitored: Monitored) -> None:
+    window = dt.timedelta(days=7)
+    with psycopg.connect(monitored.url) as conn:
+        drift = conn.execute(
+            "select day, feature, psi, observations, is_drifted "
+            "from analytics.fct_daily_feature_drift where model_version = %s",
+            (monitored.champion,)).fetchall()
+        ((reference,),) = conn.execute("select reference_distributions from ml.models "
+                                       "where model_version = %s", (monitored.champion,))
+        names = list(reference["features"])
+        checked = 0
+        for day in sorted({d for d, *_ in drift})[-3:]:
+            end = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(days=1)
+            rows = conn.execute(sql.SQL(
+                "select {} from features.model_input_v1 where transacted_at >= %s "
+                "and transacted_at < %s").format(sql.SQL(", ").join(map(sql.Identifier, names))),
+                (end - window, end)).fetchall()
+            scores = [s for (s,) in conn.execute(
+                "select p.score from scoring.predictions p join ingest.transactions t "
+                "using (transaction_id) where p.model_version = %s and t.transacted_at >= %s "
+                "and t.transacted_at < %s", (monitored.champion, end - window, end))]
+            mart = {f: (value, n, flag) for d, f, value, n, flag in drift if d == day}
+            assert set(mart) == {*names, "score"}
+            for i, name in enumerate(names):
+                expected = psi([r[i] for r in rows], reference["features"][name])
+                assert mart[name][0] == pytest.approx(expected, abs=TOLERANCE), (day, name)
+                assert mart[name][1] == len(rows)
+                assert mart[name][2] is (mart[name][0] > 0.2)
+                checked += 1
+            assert mart["score"][0] == pytest.approx(psi(scores, reference["score"]),
+                                                     abs=TOLERANCE)
+            assert mart["score"][1] == len(scores)
+    assert checked == 3 * len(names)
+
+
+def test_latency_percentiles_and_throughput_equal_numpy(monitored: Monitored) -> None:
+    with psycopg.connect(monitored.url) as conn:
+        minutes = conn.execute("select minute_at, transactions_scored, alerts, latency_p50_ms,"
+                               " latency_p95_ms, latency_p99_ms from analytics.fct_scoring_minutes"
+                               ).fetchall()
+        predictions = conn.execute("select scored_at, latency_ms, is_alert from "
+                                   "scoring.predictions where not is_shadow").fetchall()
+    by_minute: dict[dt.datetime, list[tuple[float, bool]]] = defaultdict(list)
+    for scored_at, latency, is_alert in predictions:
+        by_minute[scored_at.astimezone(dt.UTC).replace(second=0, microsecond=0)].append(
+            (latency, is_alert))
+    assert {m for m, *_ in minutes} == set(by_minute)
+    for minute, scored, alerts, p50, p95, p99 in minutes:
+        latencies = np.array([lat for lat, _ in by_minute[minute]])
+        assert scored == len(latencies)
+        assert alerts == sum(a for _, a in by_minute[minute])
+        for value, q in ((p50, 50), (p95, 95), (p99, 99)):
+            assert value == pytest.approx(np.percentile(latencies, q), abs=TOLERANCE)
+
+
+def test_label_backlog_and_quarantine(monitored: Monitored) -> None:
+    with psycopg.connect(monitored.url, row_factory=dict_row) as conn:
+        backlog = conn.execute("select * from analytics.fct_daily_label_backlog").fetchall()
+        unreviewed = conn.execute(
+            "select count(*) as n from scoring.predictions "
+            "where not is_shadow and is_alert and true_value is null").fetchall()[0]["n"]
+        quarantine = conn.execute("select reason, sum(quarantined)::int as n "
+                                  "from analytics.fct_hourly_quarantine group by 1").fetchall()
+        delays = conn.execute(
+            "select (t.transacted_at at time zone 'UTC')::date as day,"
+            "       extract(epoch from min(e.labeled_at) - t.transacted_at) / 3600 as hours"
+            "  from scoring.label_events e join ingest.transactions t using (transaction_id)"
+            " where e.new_value is not null group by t.transaction_id").fetchall()
+    assert sum(r["unreviewed_alerts"] for r in backlog) == unreviewed
+    by_day: dict[dt.date, list[float]] = defaultdict(list)
+    for row in delays:
+        by_day[row["day"]].append(float(row["hours"]))
+    for row in backlog:
+        hours = by_day.get(row["day"])
+        if hours:
+            assert row["label_delay_p50_hours"] == pytest.approx(np.percentile(hours, 50),
+                                                                 abs=TOLERANCE)
+            assert row["label_delay_p90_hours"] == pytest.approx(np.percentile(hours, 90),
+                                                                 abs=TOLERANCE)
+    # Simulated analysts review alerts a day later: the newest day with alerts still has
+    # a backlog, the oldest day has none.
+    ordered = sorted(backlog, key=lambda r: r["day"])
+    newest = [r for r in ordered if r["alerts"]][-1]
+    assert ordered[0]["unreviewed_alerts"] == 0 and newest["unreviewed_alerts"] > 0
+    assert {r["reason"]: r["n"] for r in quarantine} == {
+        "bad_amount": 4, "missing_field": 4, "bad_coordinates": 4}
+
+
+def test_incremental_builds_equal_a_full_refresh(databases: Databases, monitored: Monitored,
+                                                 tmp_path: Path) -> None:
+    url = databases.clone(monitored.url)
+    analytics.build(url, state_dir=tmp_path, variables=VARS)  # incremental, nothing new
+    before = snapshot(url)
+    # Two more days: new transactions, predictions by both models, new labels.
+    advance(url, DAYS, 2)
+    analytics.build(url, state_dir=tmp_path, variables=VARS)
+    incremental = snapshot(url)
+    analytics.build(url, state_dir=tmp_path, full_refresh=True, variables=VARS)
+    full = snapshot(url)
+    for mart in MARTS:
+        assert same_rows(incremental[mart], full[mart]), mart
+    assert len(full["fct_daily_feature_drift"]) > len(before["fct_daily_feature_drift"])
+    assert max(r[1] for r in full["fct_daily_feature_drift"]) == (
+        START + dt.timedelta(days=DAYS + 1)).date()
+
+
+@pytest.fixture
+def reader(monitored: Monitored) -> Iterator[psycopg.Connection[Any]]:
+    with connect(monitored.url, role=READER_ROLE, autocommit=True) as conn:
+        yield conn
+
+
+def test_the_reader_role_sees_marts_but_not_staging(reader: psycopg.Connection[Any]) -> None:
+    for mart in MARTS:
+        reader.execute(sql.SQL("select * from analytics.{} limit 1").format(
+            sql.Identifier(mart)))
+    for relation in ("analytics_staging.stg_transactions", "scoring.predictions"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute(sql.SQL("select * from {} limit 1").format(
+                sql.Identifier(*relation.split("."))))
+
+
+def test_marts_hold_no_card_number(monitored: Monitored) -> None:
+    from producer.cards import find_card_numbers
+
+    with psycopg.connect(monitored.url) as conn:
+        for mart in MARTS:
+            text = "\n".join(str(r) for r in conn.execute(sql.SQL(
+                "select * from analytics.{}").format(sql.Identifier(mart))))
+            assert not find_card_numbers(text), mart

@@ -1,0 +1,96 @@
+"""A database the monitoring marts can be tested on: the whole loop, briefly.
+
+Ten days of simulated traffic: a champion and a weaker shadow model trained on the
+first three, then day by day the real scorer and simulated analysts (reviews after a
+day, chargebacks after three), so labels arrive on the event clock as they would; a
+few rejected CSV rows; then ``dbt build``. Label maturity is five days here (``VARS``),
+so the first days have matured metrics and the last ones do not.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from producer import kaggle
+from producer.stream import StreamConfig, TransactionStream
+from scorer import analytics
+from scorer.labels import AnalystOptions, simulate_analysts
+from scorer.scoring import Scorer
+from tests.history import START, produce, quick_model
+
+DAYS = 10
+VARS = {"label_maturity_days": 5}
+ANALYSTS = AnalystOptions(delay=dt.timedelta(days=1), coverage=0.3,
+                          chargeback_delay=dt.timedelta(days=3))
+PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Monitored:
+    url: str
+    champion: int
+    shadow: int
+    dbt_state: Path     # dbt's target/ and logs/ for this database
+    quarantined: int
+
+
+def rejected_rows_csv(path: Path, count: int = 12) -> Path:
+    """A Kaggle-layout CSV whose every row is broken in one of three ways."""
+    config = StreamConfig(seed=99, start=START, cards=50, merchants=60)
+    rows = [tx for tx, _ in itertools.islice(TransactionStream(config), count)]
+    clean = path.with_suffix(".clean.csv")
+    kaggle.write_rows(clean, rows)
+    with open(clean, newline="") as source, open(path, "w", newline="") as target:
+        reader, writer = csv.DictReader(source), None
+        for number, record in enumerate(reader):
+            if writer is None:
+                writer = csv.DictWriter(target, fieldnames=list(record))
+                writer.writeheader()
+            match number % 3:
+                case 0:
+                    record["amt"] = "twelve"
+                case 1:
+                    record["merchant"] = ""
+                case _:
+                    record["merch_lat"] = "123.4"
+            writer.writerow(record)
+    return path
+
+
+def score_and_label(url: str) -> None:
+    """Score everything queued, then let the simulated analysts catch up."""
+    with Scorer(url) as scorer:
+        scorer.run(lambda: False, once=True)
+    with psycopg.connect(url) as conn:
+        simulate_analysts(conn, ANALYSTS)
+
+
+def advance(url: str, first_day: int, days: int) -> None:
+    """Traffic for days ``first_day`` .. ``first_day + days - 1``, one day at a time,
+    each scored and labelled before the next."""
+    for day in range(first_day, first_day + days):
+        produce(url, days=1, cards=300, seed=11, start=START + dt.timedelta(days=day))
+        score_and_label(url)
+
+
+def populate(url: str, workdir: Path) -> Monitored:
+    produce(url, days=3, cards=300, seed=11)
+    champion = quick_model(url, status="champion", seed=0, trees=30)
+    shadow = quick_model(url, status="shadow", seed=1, trees=3)
+    score_and_label(url)
+    advance(url, 3, DAYS - 3)
+    env = {**os.environ, "DATABASE_URL": url, "PGFRAUD_TOKEN_KEY": "k" * 32}
+    subprocess.run([PGFRAUD, "import", str(rejected_rows_csv(workdir / "rejected.csv"))],
+                   env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    state = workdir / "dbt"
+    analytics.build(url, state_dir=state, variables=VARS)
+    return Monitored(url, champion, shadow, state, quarantined=12)
