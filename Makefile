@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint unit integration bench lock db-stop clean
+.PHONY: help install demo test lint unit integration bench lock db-stop clean secrets up
+SECRETS_DIR ?= secrets
+SECRET_NAMES := postgres_password grafana_db_password grafana_admin_password token_key
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP) ## Create .venv and install the pinned requirements (requirements.lock)
 
-demo: install ## Start the embedded PostgreSQL, migrate, show how to connect
+demo: install ## The whole loop for a minute on the embedded PostgreSQL, then report.html
 	$(BIN)/pgfraud demo
 
 test: install ## Lint, type-check and run every test (starts its own PostgreSQL)
@@ -48,6 +50,19 @@ lock: ## Re-resolve dependencies from pyproject.toml into requirements.lock
 	{ echo '# Pinned install set for pgfraud (runtime + dev), Python 3.11. Regenerate with `make lock`.'; \
 	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -vE '^(pip|wheel)=='; } > requirements.lock
 	rm -rf .lock-venv
+
+secrets: ## Random passwords and the card-token key for docker compose (kept if present)
+	@mkdir -p $(SECRETS_DIR) && chmod 700 $(SECRETS_DIR)
+	@# Files 0644 inside a 0700 folder: compose bind-mounts file secrets with their host
+	@# permissions, and the postgres, grafana and pgfraud users in the containers read them.
+	@for name in $(SECRET_NAMES); do \
+	  test -s $(SECRETS_DIR)/$$name && continue; \
+	  $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $(SECRETS_DIR)/$$name; \
+	  chmod 644 $(SECRETS_DIR)/$$name; echo "created $(SECRETS_DIR)/$$name"; \
+	done
+
+up: secrets ## make secrets, then docker compose up (needs Docker)
+	docker compose up --build
 
 db-stop: ## Stop the embedded PostgreSQL
 	$(BIN)/pgfraud db stop

@@ -8,6 +8,7 @@ SCORER_ROLE = "pgfraud_scorer"
 ANALYST_ROLE = "pgfraud_analyst"
 TRAINER_ROLE = "pgfraud_trainer"
 READER_ROLE = "pgfraud_reader"
+ROLES = (PRODUCER_ROLE, SCORER_ROLE, ANALYST_ROLE, TRAINER_ROLE, READER_ROLE)
 
 # NOTIFY channels.
 INGEST_CHANNEL = "pgfraud_ingest"   # new transactions committed (scoring.pending)

@@ -163,9 +163,14 @@ class Scorer:
 
     # ------------------------------------------------------------------ connections
     def connect(self) -> None:
+        """Open both connections; the models are loaded before the listener subscribes,
+        so a scorer that listens is ready to score at full speed."""
         if self.conn is None or self.conn.closed:
             self.conn = connect(self.url, role=self.role)
         if self.listener is None or self.listener.closed:
+            with self.conn.transaction():
+                self.conn.execute(self._sql["lock_models_shared"])
+                self.models.refresh(self.conn)
             self.listener = connect(self.url, role=self.role, autocommit=True)
             self.listener.execute(f"listen {INGEST_CHANNEL}")
             self.listener.execute(f"listen {MODELS_CHANNEL}")

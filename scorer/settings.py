@@ -23,6 +23,8 @@ class Settings:
     """Everything configurable, with the environment variable that sets it.
 
     ``database_url``  DATABASE_URL: use this server; when unset, the embedded cluster.
+                      DATABASE_PASSWORD_FILE: a file holding the password for it (a
+                      Docker secret), so the URL itself carries none.
     ``home``          PGFRAUD_HOME: project folder for the embedded cluster and local
                       state (default ``./.pgfraud``).
     ``pg_bindir``     PGFRAUD_PG_BINDIR: PostgreSQL server binaries to use (default:
@@ -48,9 +50,42 @@ class Settings:
         env = os.environ if environ is None else environ
         bindir = env.get("PGFRAUD_PG_BINDIR")
         return cls(
-            database_url=env.get("DATABASE_URL") or None,
+            database_url=_with_password_file(env.get("DATABASE_URL") or None,
+                                             env.get("DATABASE_PASSWORD_FILE") or None),
             home=Path(env.get("PGFRAUD_HOME") or ".pgfraud").expanduser().absolute(),
             pg_bindir=Path(bindir).expanduser() if bindir else None,
             pg_os_user=env.get("PGFRAUD_PG_USER") or None,
             log_level=(env.get("PGFRAUD_LOG_LEVEL") or "INFO").upper(),
         )
+
+
+def _with_password_file(url: str | None, password_file: str | None) -> str | None:
+    """``url`` with the password read from ``password_file`` (trailing newline dropped).
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+    ...     _ = f.write("s3cret\\n"); f.flush()
+    ...     _with_password_file("postgresql://u@db/pgfraud", f.name)
+    'postgresql://u:s3cret@db/pgfraud'
+    """
+    if not url or not password_file:
+        return url
+    from psycopg.conninfo import make_conninfo
+
+    from scorer.errors import PgfraudError
+
+    try:
+        password = Path(password_file).read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise PgfraudError(f"DATABASE_PASSWORD_FILE={password_file}: {exc.strerror}") from None
+    if url.startswith(("postgresql://", "postgres://")):
+        from urllib.parse import quote, urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        user = parts.username or ""
+        host = parts.hostname or ""
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    return make_conninfo(url, password=password)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import click
+from psycopg import sql
 
 from scorer.db import connect, database_url, redact, without_password
 from scorer.embedded import EmbeddedPostgres
 from scorer.errors import PgfraudError
+from scorer.names import ROLES
 from scorer.pgbin import find_server_binaries
 from scorer.settings import Settings
 
@@ -107,6 +110,43 @@ def psql(psql_args: tuple[str, ...]) -> None:
     if password is not None:
         env["PGPASSWORD"] = password
     os.execvpe(executable, [executable, conninfo, *psql_args], env)
+
+
+@db.command()
+@click.argument("user")
+@click.option("--role", "member_of", required=True,
+              type=click.Choice(sorted(ROLES)),
+              help="The pgfraud group role the login acts with.")
+@click.option("--password-file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="File holding the password (e.g. a Docker secret).")
+def login(user: str, member_of: str, password_file: Path) -> None:
+    """Create (or update) a login USER that is a member of a pgfraud role.
+
+    Idempotent: the password is set again and the membership granted again. Needs a
+    role that may create roles (the owner who ran `pgfraud migrate`).
+
+    \b
+    Example (what the compose stack runs for Grafana):
+      pgfraud db login pgfraud_grafana --role pgfraud_reader \\
+          --password-file /run/secrets/grafana_db_password
+    """
+    try:
+        password = password_file.read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise PgfraudError(f"cannot read --password-file {password_file}: "
+                           f"{exc.strerror}") from None
+    if not password:
+        raise PgfraudError(f"{password_file} is empty")
+    with connect(autocommit=True) as conn:
+        exists = conn.execute("select from pg_roles where rolname = %s", (user,)).fetchone()
+        verb = sql.SQL("alter role" if exists else "create role")
+        # Utility statements take no bind parameters: the password goes in as a literal.
+        conn.execute(sql.SQL("{} {} login password {}").format(
+            verb, sql.Identifier(user), sql.Literal(password)))
+        conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(member_of),
+                                                      sql.Identifier(user)))
+    click.echo(f"login {user} {'updated' if exists else 'created'}, member of {member_of}")
 
 
 @db.command()

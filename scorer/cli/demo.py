@@ -1,85 +1,125 @@
-"""``pgfraud demo``: the README's main command on the embedded default."""
+"""``pgfraud demo``: the README's main command, the whole loop on the embedded default.
+
+Database and schema; a day of simulated history; a first champion (bootstrap); then a
+live minute in which the producer streams at a steady rate while a scorer and simulated
+analysts run beside it; one retraining decision; the dbt marts; report.html; a summary.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
-from psycopg import sql
+from psycopg.rows import dict_row
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.run import Limits, run
 from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate as migrations
-from scorer import registry
+from scorer import queries, registry
+from scorer.cli import params
 from scorer.db import connect, database_url, redact
+from scorer.errors import PgfraudError
 from scorer.names import PRODUCER_ROLE, TRAINER_ROLE
+from scorer.settings import Settings
 
-TABLES = ("ingest.transactions", "ingest.quarantine", "features.transaction_features",
-          "truth.fraud_transactions", "scoring.predictions", "scoring.alerts", "ml.models")
+console = Console(stderr=True)
+PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
+# The live minute compresses time: ~100 tx/s from 2,000 cardholders is ~2,000x their
+# natural rate, so an hour of event time passes in about two seconds and analysts'
+# reviews (1 h) and chargebacks (12 h) arrive while the demo runs.
+ANALYSTS = ("--delay", "1h", "--coverage", "0.3", "--chargeback-delay", "12h")
 QUERIES = (
-    ("Transactions per category yesterday",
-     "select category, count(*), round(avg(amount), 2) as avg_amount\n"
-     "  from ingest.transactions group by 1 order by 2 desc;"),
-    ("The newest transactions with their features (docs/features.md)",
-     "select t.transaction_id, t.card_last4, t.amount, t.category, f.card_tx_count_24h,\n"
-     "       f.amount_zscore_30d, f.km_from_home, f.speed_kmh_from_previous\n"
-     "  from ingest.transactions t join features.transaction_features f using (transaction_id)\n"
-     "  order by t.transaction_id desc limit 5;"),
     ("The newest alerts with their reason codes (docs/scoring.md)",
      "select transaction_id, card_last4, amount, merchant, round(score::numeric, 3) as score,\n"
      "       reasons->0->>'feature' as top_reason\n"
      "  from scoring.alerts order by alert_id desc limit 5;"),
-    ("The simulated fraud (ground truth; the scorer cannot read it)",
-     "select i.scenario, count(*) as transactions, count(distinct i.incident_id) as incidents\n"
-     "  from truth.fraud_transactions f join truth.fraud_incidents i using (incident_id)\n"
-     "  group by 1;"),
+    ("Label an alert as an analyst would (docs/labels.md)",
+     "update scoring.predictions set true_value = true, label_note = 'confirmed by phone'\n"
+     "  where transaction_id = (select max(transaction_id) from scoring.alerts)\n"
+     "    and not is_shadow;"),
+    ("Daily accuracy per model version (docs/monitoring.md)",
+     "select day, model_version, role, transactions, alerts, labelled,\n"
+     "       round(precision::numeric, 3) as precision, round(recall::numeric, 3) as recall,\n"
+     "       round(average_precision::numeric, 3) as ap\n"
+     "  from analytics.fct_daily_model_performance order by day desc, model_version;"),
 )
+
+
+def _q(name: str) -> str:
+    return queries.load("demo")[name]
 
 
 @click.command()
 @click.option("--span", default=1.0, show_default=True, type=click.FloatRange(min=0),
-              help="Days of simulated history to generate (0 to skip).")
-def demo(span: float) -> None:
-    """Set up the database, stream a day of simulated traffic, bootstrap a model, show
-    queries to try.
+              help="Days of simulated history before the live part (0 to skip).")
+@click.option("--live", default="60s", show_default=True, callback=params.duration,
+              metavar="TIME", help="How long to stream live traffic (0 to skip).")
+@click.option("--rate", default=100.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), metavar="TX/S",
+              help="Live transactions per second.")
+@click.option("--report", "report_path", default="report.html", show_default=True,
+              type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Where to write the HTML report.")
+def demo(span: float, live: float, rate: float, report_path: Path) -> None:
+    """The whole loop in about two minutes, on the embedded PostgreSQL (or DATABASE_URL).
 
-    Uses the embedded PostgreSQL unless DATABASE_URL is set. The history is
-    deterministic (seed 42) and ends at midnight UTC today, so running the demo again the
-    same day adds nothing. Without a champion model, one is trained on 14 days of
-    simulated history (pgfraud train --bootstrap) and promoted; then every queued
-    transaction is scored (pgfraud score --once). Labelling and reports join this command
-    as they are built.
+    \b
+    1. start the database and migrate it;
+    2. a day of simulated history, ending at midnight UTC (seed 42; running the demo
+       again the same day adds nothing);
+    3. a first champion, trained on 14 days of simulated history, unless one exists;
+    4. --live seconds of traffic with fraud at --rate tx/s, while `pgfraud score` and
+       simulated analysts (`pgfraud analysts --follow`) run beside it;
+    5. one retraining decision (`pgfraud retrain`);
+    6. the monitoring marts (`pgfraud dbt build`) and --report (`pgfraud report`);
+    7. a summary: transactions, alerts, precision and recall so far, latency, and
+       three queries to try.
+
+    The scorer's and analysts' logs go to PGFRAUD_HOME/logs/.
     """
+    logging.getLogger("scorer.scoring").setLevel(logging.WARNING)  # the summary says it
     url = database_url()
     click.echo(f"database   {redact(url)}")
     migrations.upgrade(url)
     click.echo(f"schema     revision {migrations.current_revision(url)}")
     if span > 0:
-        midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        start = midnight - dt.timedelta(days=span)
-        stream = TransactionStream(StreamConfig(seed=42, start=start))
-        with connect(url, role=PRODUCER_ROLE) as conn, Ingestor(
-            conn, source="stream", tokenizer=Tokenizer.from_settings()
-        ) as ingestor:
-            sent = run(stream, ingestor, Limits(span_s=span * 86400))
-        click.echo(f"produced   {sent:,} simulated transactions from {start:%Y-%m-%d %H:%M} "
-                   f"UTC: {ingestor.stats.accepted:,} new, {ingestor.stats.duplicates:,} "
-                   f"already there, {stream.fraud_emitted:,} fraudulent")
+        _history(url, span)
     _bootstrap_model(url)
     _score(url)
-    with connect(url) as conn:
-        for table in TABLES:
-            row = conn.execute(
-                sql.SQL("select count(*) from {}").format(sql.Identifier(*table.split(".")))
-            ).fetchone()
-            click.echo(f"  {table:<30} {row[0] if row else 0:>10,} rows")
-    click.echo("\nTry (pgfraud db psql, or psql \"$(pgfraud db url)\"):")
-    for title, query in QUERIES:
-        click.echo(f"\n  -- {title}\n  {query}")
+    since = dt.datetime.now(dt.UTC)
+    if live and live > 0:
+        _live(url, live, rate)
+        _score(url)  # whatever the scorer left when it was stopped
+    _retrain_once(url)
+    _marts_and_report(url, report_path)
+    _summary(url, since, report_path)
+
+
+def _history(url: str, span: float) -> None:
+    midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = midnight - dt.timedelta(days=span)
+    stream = TransactionStream(StreamConfig(seed=42, start=start))
+    with connect(url, role=PRODUCER_ROLE) as conn, Ingestor(
+        conn, source="stream", tokenizer=Tokenizer.from_settings()
+    ) as ingestor, console.status(f"simulating {span:g} day(s) of history ..."):
+        sent = run(stream, ingestor, Limits(span_s=span * 86400))
+    click.echo(f"produced   {sent:,} simulated transactions from {start:%Y-%m-%d %H:%M} "
+               f"UTC: {ingestor.stats.accepted:,} new, {ingestor.stats.duplicates:,} "
+               f"already there, {stream.fraud_emitted:,} fraudulent")
 
 
 def _bootstrap_model(url: str) -> None:
@@ -88,17 +128,16 @@ def _bootstrap_model(url: str) -> None:
     if current is None:
         from scorer.bootstrap import bootstrap_champion  # LightGBM, ONNX: only when needed
 
-        click.echo("model      no champion yet: training one on 14 days of simulated history "
-                   "(pgfraud train --bootstrap) ...")
-        current = bootstrap_champion(url)
+        with console.status("no champion yet: training one on 14 days of simulated "
+                            "history (pgfraud train --bootstrap) ..."):
+            current = bootstrap_champion(url)
     with connect(url, role=TRAINER_ROLE) as conn:
         info = registry.show(conn, current)
     validation = info["metrics"].get("validation", {})
     click.echo(f"model      champion {current} ({info['mode'] or 'unknown'} training): "
                f"validation AUC {validation.get('roc_auc') or 0:.3f}, average precision "
                f"{validation.get('average_precision') or 0:.3f} (random ranking "
-               f"{validation.get('random_average_precision') or 0:.3f}); "
-               f"pgfraud models show {current}")
+               f"{validation.get('random_average_precision') or 0:.3f})")
 
 
 def _score(url: str) -> None:
@@ -114,6 +153,151 @@ def _score(url: str) -> None:
 
     with Scorer(url, batch_size=2000) as scorer:
         scorer.run(lambda: False, once=True, on_batch=count)
-    click.echo(f"scored     {scored:,} transactions in {time.monotonic() - started:.1f} s "
-               f"(pgfraud score --once): {alerts:,} alerts; live: pgfraud score, "
-               f"pgfraud alerts tail")
+    if scored:
+        click.echo(f"scored     {scored:,} queued transactions in "
+                   f"{time.monotonic() - started:.1f} s: {alerts:,} alerts")
+
+
+@contextmanager
+def _background(name: str, args: list[str], logs: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``pgfraud <args>`` in the background, logging to ``logs/demo-<name>.log``; stopped
+    with SIGTERM (then killed) when the block ends."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"demo-{name}.log", "ab") as log:
+        process = subprocess.Popen([PGFRAUD, *args], stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=os.environ.copy())
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _live(url: str, seconds: float, rate: float) -> None:
+    with connect(url) as conn:
+        row = conn.execute(_q("event_clock")).fetchone()
+        before = conn.execute(_q("counts")).fetchone()
+    clock = row[0] if row and row[0] and row[0].year > 1 else None
+    start = max(clock or dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC))
+    stream = TransactionStream(StreamConfig(seed=42, start=start))  # same cardholders
+    logs = Settings.from_env().home / "logs"
+    click.echo(f"live       {seconds:g} s at {rate:g} tx/s with `pgfraud score` and "
+               f"`pgfraud analysts --follow {' '.join(ANALYSTS)}` (logs in {logs})")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TimeRemainingColumn())
+    with ExitStack() as stack, connect(url, autocommit=True) as watcher:
+        scorer = stack.enter_context(_background("scorer", ["score"], logs))
+        analysts = stack.enter_context(
+            _background("analysts", ["analysts", "--follow", *ANALYSTS], logs))
+        progress = stack.enter_context(Progress(*columns, console=console, transient=True))
+        task = progress.add_task("starting the scorer ...", total=seconds)
+        _wait_for_scorer(watcher, scorer, logs)
+        began = last = time.monotonic()
+
+        def tick(sent: int, tx: Any) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < 0.5:
+                return
+            last = now
+            counts = watcher.execute(_q("counts")).fetchone()
+            assert counts is not None and before is not None
+            progress.update(task, completed=now - began, description=(
+                f"produced {sent:,} · scored {counts[1] - before[1]:,} · alerts "
+                f"{counts[2] - before[2]:,} · labels {counts[3] - before[3]:,} · sim "
+                f"{stream.clock:%m-%d %H:%M}"))
+            for name, process in (("scorer", scorer), ("analysts", analysts)):
+                if process.poll() is not None:
+                    raise PgfraudError(f"the {name} stopped (exit {process.returncode}); "
+                                       f"see {logs / f'demo-{name}.log'}")
+
+        with connect(url, role=PRODUCER_ROLE) as conn, Ingestor(
+            conn, source="stream", tokenizer=Tokenizer.from_settings()
+        ) as ingestor:
+            sent = run(stream, ingestor, Limits(duration_s=seconds, rate=rate),
+                       on_progress=tick)
+        time.sleep(1.0)  # let the scorer and analysts catch the last batch
+    click.echo(f"streamed   {sent:,} transactions ({stream.fraud_emitted:,} fraudulent) in "
+               f"{time.monotonic() - began:.0f} s, simulated until "
+               f"{stream.clock:%Y-%m-%d %H:%M} UTC")
+
+
+def _wait_for_scorer(conn: Any, scorer: subprocess.Popen[bytes], logs: Path) -> None:
+    """Until the background scorer listens (it takes a second or two to import its
+    libraries and load the model): traffic before that would only measure start-up."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        row = conn.execute(_q("scorer_listening")).fetchone()
+        if row and row[0]:
+            return
+        if scorer.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise PgfraudError(f"the scorer did not start; see {logs / 'demo-scorer.log'}")
+
+
+def _retrain_once(url: str) -> None:
+    from scorer import retrain as retraining
+
+    options = retraining.RetrainOptions(force=True, label_delay=dt.timedelta(hours=12))
+    try:
+        with connect(url, role=TRAINER_ROLE, autocommit=True) as conn, \
+                console.status("retraining: challenger on the labels so far ...") as status:
+            decision = retraining.retrain(conn, options, on_stage=status.update)
+    except PgfraudError as exc:  # e.g. too few labelled fraud yet (TrainingError)
+        click.echo(f"retrain    skipped: {exc}")
+        return
+    click.echo(f"retrain    decision {decision.decision_id}: {decision.outcome}"
+               + (f", challenger {decision.challenger}" if decision.challenger else "")
+               + f" ({decision.detail})")
+
+
+def _marts_and_report(url: str, report_path: Path) -> None:
+    from scorer import analytics
+    from scorer.report import write_report
+
+    started = time.monotonic()
+    with console.status("dbt build: the monitoring marts and their data tests ..."):
+        output = analytics.build(url)
+    done = next((line.split("Done. ", 1)[1].strip() for line in output.splitlines()
+                 if "Done. " in line), "done")
+    click.echo(f"marts      built in {time.monotonic() - started:.0f} s ({done})")
+    with console.status("writing the report ..."):
+        path = write_report(url, report_path)
+    click.echo(f"report     {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB; "
+               f"open it in a browser)")
+
+
+def _ratio(numerator: int, denominator: int) -> str:
+    return f"{numerator / denominator:.1%}" if denominator else "n/a"
+
+
+def _summary(url: str, since: dt.datetime, report_path: Path) -> None:
+    with connect(url, row_factory=dict_row) as conn:
+        s = conn.execute(_q("summary"), {"since": since}).fetchone()
+    assert s is not None
+    tp, fp, fn = s["true_positives"], s["false_positives"], s["false_negatives"]
+    p99 = s["live_latency_p99_ms"]
+    lines = [
+        ("transactions", f"{s['transactions']:,} stored, {s['quarantined']:,} quarantined"),
+        ("alerts", f"{s['alerts']:,} of {s['scored']:,} scored "
+                   f"({_ratio(s['alerts'], s['scored'])})"),
+        ("labelled", f"{s['labelled']:,} transactions by the simulated analysts"),
+        ("precision", f"{_ratio(tp, tp + fp)} of labelled alerts were fraud"),
+        ("recall", f"{_ratio(tp, tp + fn)} of labelled fraud was alerted"),
+        ("latency", "n/a (nothing scored live)" if p99 is None else
+         f"p50 {s['live_latency_p50_ms']:.0f} ms, p99 {p99:.0f} ms over "
+         f"{s['live_scored']:,} live transactions (ingest commit to prediction)"),
+    ]
+    click.echo("\nSummary")
+    for name, text in lines:
+        click.echo(f"  {name:<13} {text}")
+    click.echo(f"\nDashboards: open {report_path}; with Grafana: pgfraud dashboards push.")
+    click.echo("Try (pgfraud db psql, or psql \"$(pgfraud db url)\"):")
+    for title, query in QUERIES:
+        click.echo(f"\n  -- {title}\n  {query}")

@@ -43,6 +43,9 @@ out = Console()
 @click.option("--bootstrap", is_flag=True,
               help="Cold start: train on simulated history with the generator's own "
                    "labels instead of analyst labels; promoted if there is no champion.")
+@click.option("--if-no-champion", is_flag=True,
+              help="Do nothing (exit 0) when a champion exists: for start-up scripts such "
+                   "as the compose stack's one-shot bootstrap.")
 @click.option("--days", default=14.0, show_default=True, type=click.FloatRange(min=1),
               help="With --bootstrap: days of simulated history.")
 @click.option("--cards", default=2000, show_default=True, type=click.IntRange(min=3),
@@ -56,7 +59,8 @@ out = Console()
 def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetime | None,
           validation: dt.timedelta | None, gap: dt.timedelta | None,
           alert_rate: float | None, target_precision: float | None, bootstrap: bool,
-          days: float, cards: int, seed: int, deploy: str | None) -> None:
+          if_no_champion: bool, days: float, cards: int, seed: int,
+          deploy: str | None) -> None:
     """Train a LightGBM model on stored features and labels, export it to ONNX, register it.
 
     The training set is features.model_input_v1 (what the scorer reads) joined to each
@@ -79,6 +83,12 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
     if alert_rate is not None and target_precision is not None:
         raise click.UsageError("--alert-rate and --target-precision are two threshold "
                                "rules; give one")
+    if if_no_champion:
+        with connect(role=TRAINER_ROLE, autocommit=True) as conn:
+            current = registry.champion(conn)
+        if current is not None:
+            click.echo(f"champion {current} exists; nothing to train (--if-no-champion)")
+            return
     options = training.TrainOptions(validation=validation, gap=gap,
                                     alert_rate=alert_rate if alert_rate is not None else 0.01,
                                     target_precision=target_precision, seed=seed)

@@ -21,10 +21,16 @@ SCHEMAS = ("analytics", "features", "ingest", "ml", "scoring")
 
 def run(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([PGFRAUD, *args], env=env, capture_output=True, text=True,
-                            timeout=180, stdin=subprocess.DEVNULL)
+                            timeout=600, stdin=subprocess.DEVNULL)
     if check:
         assert result.returncode == 0, result.stderr
     return result
+
+
+def number(pattern: str, text: str) -> int:
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in:\n{text}"
+    return int(match.group(1).replace(",", ""))
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -57,12 +63,23 @@ def test_embedded_lifecycle_from_the_command_line(home_env: dict[str, str]) -> N
     url = run("db", "url", env=home_env).stdout.strip()
     assert url.startswith("postgresql://pgfraud:") and "***" not in url
 
-    demo = run("demo", env=home_env)
-    assert f"revision {head_revision()}" in demo.stdout
-    produced = re.search(r"produced\s+([\d,]+) simulated transactions", demo.stdout)
-    assert produced, demo.stdout
-    stored = re.search(r"ingest\.transactions\s+([\d,]+) rows", demo.stdout)
-    assert stored and stored.group(1) == produced.group(1) != "0"
+    report = Path(home_env["PGFRAUD_HOME"]).parent / "report.html"
+    demo = run("demo", "--live", "8s", "--rate", "50", "--report", str(report), env=home_env)
+    out = demo.stdout
+    assert f"revision {head_revision()}" in out
+    produced = number(r"produced\s+([\d,]+) simulated transactions", out)
+    streamed = number(r"streamed\s+([\d,]+) transactions", out)
+    assert produced > 1000 and 300 <= streamed <= 420  # ~8 s at 50 tx/s
+    assert number(r"transactions\s+([\d,]+) stored", out) == produced + streamed
+    scored = number(r"alerts\s+[\d,]+ of ([\d,]+) scored", out)
+    assert scored == produced + streamed  # every transaction scored by the champion
+    assert number(r"labelled\s+([\d,]+) transactions", out) > 0
+    assert re.search(r"precision\s+\d+\.\d% of labelled alerts", out), out
+    assert re.search(r"latency\s+p50 \d+ ms, p99 \d+ ms over [\d,]+ live", out), out
+    assert re.search(r"retrain\s+(decision \d+: \w+|skipped: .+)", out), out
+    assert re.search(r"marts\s+built in \d+ s \(PASS=\d+ WARN=0 ERROR=0", out), out
+    assert report.stat().st_size > 1_000_000
+    assert out.count("\n  -- ") == 3  # three queries to try
     listing = run("db", "psql", "-c", r"\dn", env=home_env).stdout
     for schema in SCHEMAS:
         assert schema in listing

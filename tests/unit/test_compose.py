@@ -1,0 +1,235 @@
+"""docker-compose.yml and the Dockerfile, checked without a Docker engine (there is none
+on the machines this is built and tested on): the compose specification's JSON schema,
+every service command parsed by the pgfraud CLI itself, environment, secrets, ports,
+start order, mounted paths, and the image's install against CI's."""
+
+from __future__ import annotations
+
+import copy
+import importlib.resources
+import json
+import re
+import stat
+import subprocess
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+import jsonschema
+import pytest
+import yaml
+
+from scorer.cli import cli
+from scorer.settings import PROJECT_ROOT, Settings
+
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
+COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+PGFRAUD = {name: s for name, s in SERVICES.items() if s.get("image") == "pgfraud:latest"}
+SECRET = re.compile(r"/run/secrets/([a-z_]+)")
+
+
+def compose_schema() -> dict[str, Any]:
+    """The compose specification's schema, as check-jsonschema vendors it."""
+    vendored = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema: dict[str, Any] = json.loads((vendored / "compose-spec.json").read_text())
+    return schema
+
+
+def validate(document: dict[str, Any]) -> None:
+    schema = compose_schema()
+    jsonschema.validators.validator_for(schema)(schema).validate(document)
+
+
+def test_the_file_is_valid_against_the_compose_specification() -> None:
+    assert compose_schema()["title"] == "Compose Specification"
+    validate(COMPOSE)
+
+
+@pytest.mark.parametrize("breakage", ["unknown service key", "bad depends_on condition",
+                                      "healthcheck as text"])
+def test_the_schema_check_rejects_a_broken_file(breakage: str) -> None:
+    broken = copy.deepcopy(COMPOSE)
+    match breakage:
+        case "unknown service key":
+            broken["services"]["scorer"]["comand"] = ["pgfraud", "score"]
+        case "bad depends_on condition":
+            broken["services"]["scorer"]["depends_on"]["migrate"]["condition"] = "when_ready"
+        case _:
+            broken["services"]["postgres"]["healthcheck"] = "pg_isready"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
+
+
+def parse_command(args: list[str]) -> click.Command:
+    """Parse ``pgfraud …`` as the CLI would, without running it; the leaf command."""
+    assert args[0] == "pgfraud"
+    ctx = cli.make_context("pgfraud", list(args[1:]), resilient_parsing=False)
+    command: click.Command = cli
+    while isinstance(command, click.Group):
+        with warnings.catch_warnings():  # Click 8.2+: protected_args merges into args in 9
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pending = [*ctx.protected_args, *ctx.args]
+        name, sub, rest = command.resolve_command(ctx, pending)
+        assert sub is not None, f"no command {name!r} in {args}"
+        ctx = sub.make_context(name or "", rest, parent=ctx)
+        command = sub
+    assert not ctx.args, f"unexpected arguments {ctx.args} in {args}"
+    return command
+
+
+@pytest.mark.parametrize("name", sorted(PGFRAUD))
+def test_every_service_command_is_a_valid_pgfraud_invocation(name: str) -> None:
+    command = parse_command(PGFRAUD[name]["command"])
+    assert command.callback is not None
+
+
+def test_a_bad_command_would_be_caught() -> None:
+    with pytest.raises(click.UsageError):
+        parse_command(["pgfraud", "score", "--wrokers", "2"])
+    with pytest.raises(click.BadParameter):
+        parse_command(["pgfraud", "refresh", "--every", "soon"])
+
+
+def test_the_python_services_are_the_expected_ones() -> None:
+    commands = {name: " ".join(s["command"][1:3]) for name, s in PGFRAUD.items()}
+    assert commands == {
+        "migrate": "migrate", "grafana-login": "db login", "bootstrap": "train --bootstrap",
+        "producer": "produce --rate", "scorer": "score --workers",
+        "analysts": "analysts --follow", "dbt": "refresh --every"}
+    assert SERVICES["postgres"]["image"].startswith("postgres:")
+    assert SERVICES["grafana"]["image"].startswith("grafana/grafana")
+
+
+def test_only_postgres_and_grafana_publish_ports_on_localhost() -> None:
+    published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
+    assert published == {"postgres": ["127.0.0.1:5432:5432"],
+                         "grafana": ["127.0.0.1:3000:3000"]}
+    assert not any("expose" in s for s in SERVICES.values())
+
+
+def test_services_wait_for_health_and_the_migration() -> None:
+    assert SERVICES["postgres"]["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert "pg_isready" in SERVICES["postgres"]["healthcheck"]["test"][1]
+    assert SERVICES["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert SERVICES["migrate"]["restart"] == "no"
+    for name, service in PGFRAUD.items():
+        if name != "migrate":
+            assert service["depends_on"]["migrate"] == {
+                "condition": "service_completed_successfully"}, name
+    grafana = SERVICES["grafana"]["depends_on"]
+    assert grafana["postgres"]["condition"] == "service_healthy"
+    assert grafana["grafana-login"]["condition"] == "service_completed_successfully"
+
+
+def _mounted_secrets(service: dict[str, Any]) -> set[str]:
+    return {s if isinstance(s, str) else s["source"] for s in service.get("secrets", [])}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_secret_a_service_reads_is_mounted(name: str) -> None:
+    service = SERVICES[name]
+    text = json.dumps({k: service.get(k) for k in ("environment", "command")})
+    for secret in SECRET.findall(text):
+        assert secret in _mounted_secrets(service), (name, secret)
+        assert secret in COMPOSE["secrets"]
+    assert _mounted_secrets(service) <= set(COMPOSE["secrets"])
+
+
+@pytest.mark.parametrize("name", sorted(PGFRAUD))
+def test_python_services_use_the_compose_database_not_an_embedded_one(name: str) -> None:
+    env = {k: str(v) for k, v in PGFRAUD[name]["environment"].items()}
+    assert env["DATABASE_PASSWORD_FILE"].startswith("/run/secrets/")
+    postgres = SERVICES["postgres"]["environment"]
+    assert env["DATABASE_URL"] == (f"postgresql://{postgres['POSTGRES_USER']}@postgres:5432/"
+                                   f"{postgres['POSTGRES_DB']}")
+    assert env["DATABASE_PASSWORD_FILE"] == postgres["POSTGRES_PASSWORD_FILE"]
+    # The settings object sees a server (no embedded cluster would be started) whose
+    # password comes from the secret file.
+    settings = Settings.from_env({"DATABASE_URL": env["DATABASE_URL"]})
+    assert not settings.uses_embedded
+    assert env["PGFRAUD_TOKEN_KEY_FILE"] == "/run/secrets/token_key"
+    assert "PGFRAUD_TOKEN_KEY" not in env
+
+
+def test_grafana_gets_every_variable_its_provisioning_reads() -> None:
+    grafana = SERVICES["grafana"]
+    provisioning = (PROJECT_ROOT / "dashboards/provisioning/datasources/pgfraud.yaml").read_text()
+    body = "\n".join(line for line in provisioning.splitlines() if not line.startswith("#"))
+    variables = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)\}", body))
+    assert variables and variables <= set(grafana["environment"])
+    for secret in SECRET.findall(body):
+        assert secret in _mounted_secrets(grafana)
+    # Grafana logs in as the login the grafana-login service creates, in the reader role.
+    login = SERVICES["grafana-login"]["command"]
+    assert grafana["environment"]["PGFRAUD_GRAFANA_DB_USER"] == login[3]
+    assert login[login.index("--role") + 1] == "pgfraud_reader"
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == (
+        "/run/secrets/grafana_admin_password")
+
+
+def test_mounted_paths_exist_and_match_the_provisioning() -> None:
+    mounts = {}
+    for volume in SERVICES["grafana"]["volumes"]:
+        source, target, *_ = volume.split(":")
+        if source.startswith("./"):
+            assert (PROJECT_ROOT / source).is_dir(), source
+            mounts[target] = PROJECT_ROOT / source
+    provider = yaml.safe_load(
+        (PROJECT_ROOT / "dashboards/provisioning/dashboards/pgfraud.yaml").read_text())
+    dashboards_dir = mounts[provider["providers"][0]["options"]["path"]]
+    assert sorted(p.name for p in dashboards_dir.glob("*.json")) == [
+        "pgfraud-model.json", "pgfraud-operations.json"]
+    assert (mounts["/etc/grafana/provisioning/datasources"] / "pgfraud.yaml").exists()
+    assert (PROJECT_ROOT / "dbt" / "dbt_project.yml").exists()
+    dbt_env = SERVICES["dbt"]["environment"]
+    assert dbt_env["DBT_TARGET_PATH"].startswith("/tmp/")
+
+
+def test_make_secrets_creates_every_secret_file_privately(tmp_path: Path) -> None:
+    subprocess.run(["make", "-s", "-C", str(PROJECT_ROOT), "secrets",
+                    f"SECRETS_DIR={tmp_path}"], check=True, capture_output=True)
+    expected = {Path(s["file"]).name for s in COMPOSE["secrets"].values()}
+    assert {Path(s["file"]).parent.name for s in COMPOSE["secrets"].values()} == {"secrets"}
+    assert {p.name for p in tmp_path.iterdir()} == expected
+    # The folder is private; the files are readable by the containers' users (compose
+    # bind-mounts file secrets with their host permissions).
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    values = set()
+    for path in tmp_path.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+        values.add(path.read_text().strip())
+        assert len(path.read_text().strip()) >= 32
+    assert len(values) == len(expected)
+    before = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    subprocess.run(["make", "-s", "-C", str(PROJECT_ROOT), "secrets",
+                    f"SECRETS_DIR={tmp_path}"], check=True, capture_output=True)
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == before  # never replaced
+    ignored = subprocess.run(["git", "-C", str(PROJECT_ROOT), "check-ignore", "-q",
+                              "secrets/postgres_password"], check=False)
+    assert ignored.returncode == 0, "secrets/ must be ignored by git"
+
+
+def test_the_image_installs_what_ci_installs() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert re.search(r"^FROM python:3\.11", dockerfile, re.MULTILINE)
+    assert "pip install --requirement requirements.lock" in dockerfile
+    assert "--requirement requirements.lock" in makefile  # CI runs make test → install
+    assert "--no-deps --no-build-isolation --editable ." in dockerfile
+    copied = set(re.findall(r"^COPY (\S+) \./", dockerfile, re.MULTILINE))
+    for needed in ("scorer", "producer", "sql", "migrations", "dbt", "dashboards"):
+        assert needed in copied, needed
+    assert re.search(r"^USER (?!root)", dockerfile, re.MULTILINE)
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
+    assert {"secrets", ".pgfraud", ".venv"} <= set(ignored)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_no_password_or_key_is_written_in_the_compose_file(name: str) -> None:
+    secretive = [v for v in SERVICES[name].get("environment", {})
+                 if "PASSWORD" in v or "KEY" in v]
+    for variable in secretive:
+        assert variable.endswith("_FILE"), f"{name}: {variable} holds a secret in the file"
+        assert str(SERVICES[name]["environment"][variable]).startswith("/run/secrets/")
