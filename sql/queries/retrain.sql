@@ -40,8 +40,8 @@ left join truth.fraud_transactions f using (trans_num)
 where not p.is_shadow and t.source = 'replay'
 order by t.transacted_at, t.transaction_id;
 
--- name: replay_analyze
+-- name: analyze_after_bulk_load
 -- Bulk loading outruns autovacuum's ANALYZE; without statistics the planner picks
--- nested loops for the claim and label queries.
+-- nested loops for the claim and label queries. Used by replay and the demo.
 analyze ingest.transactions, features.transaction_features, scoring.pending,
         scoring.predictions, scoring.label_events;
