@@ -16,7 +16,7 @@ Layout (``home`` is ``PGFRAUD_HOME``, default ``./.pgfraud``)::
 server runs as an unprivileged OS user (``PGFRAUD_PG_USER``, else ``postgres``, else a
 ``pgfraud`` system user created on demand). That user must be able to reach the data
 folder and the binaries; when the project folder sits under a private directory (such
-as ``/root``), the cluster lives in ``/var/lib/pgfraud/<hash>`` instead and binaries it
+as ``/root``), the cluster lives in ``/var/lib/pgfraud/<hash>-<random>`` instead and binaries it
 cannot reach are copied there.
 """
 
@@ -184,6 +184,7 @@ class EmbeddedPostgres:
             cluster_dir=str(cluster_dir), bindir=str(bindir), bin_source=binaries.source,
             os_user=user.name,
         )
+        fresh_data_dir_existed = (cluster_dir / "data").exists()
         cluster_dir.mkdir(parents=True, exist_ok=True)
         os.chown(cluster_dir, user.uid, user.gid)
         cluster_dir.chmod(0o700)
@@ -206,7 +207,10 @@ class EmbeddedPostgres:
         finally:
             initdb_pw.unlink(missing_ok=True)
         if result.returncode != 0:
-            shutil.rmtree(Path(state.cluster_dir) / "data", ignore_errors=True)
+            # Only what this initdb created: the folder is new (see _cluster_dir) unless
+            # the project folder already held an uninitialised cluster directory.
+            if not fresh_data_dir_existed:
+                shutil.rmtree(Path(state.cluster_dir) / "data", ignore_errors=True)
             raise PgfraudError(f"initdb failed: {_tail(result.stderr or result.stdout)}")
         with open(Path(self._data_dir(state)) / "postgresql.conf", "a") as conf:
             conf.write(SERVER_CONF)
@@ -244,8 +248,11 @@ class EmbeddedPostgres:
         self.home.mkdir(parents=True, exist_ok=True)
         if user.uid == os.geteuid() or self._user_can_reach(user, self.home):
             return self.home / "postgres"
+        # Named by the project folder's hash plus a random part: a new checkout at the
+        # same path (its predecessor deleted without `pgfraud db destroy`) must not meet
+        # the old cluster, whose password went with the old folder.
         digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
-        fallback = FALLBACK_ROOT / digest
+        fallback = FALLBACK_ROOT / f"{digest}-{secrets.token_hex(4)}"
         log.info("%s is not reachable by OS user %s; the cluster lives in %s", self.home,
                  user.name, fallback)
         FALLBACK_ROOT.mkdir(parents=True, exist_ok=True)

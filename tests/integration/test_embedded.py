@@ -217,3 +217,29 @@ def test_works_for_a_normal_user_too(home: Path) -> None:
     assert _start_as(user.uid, user.gid, home) == ""
     assert (home / "cluster.json").stat().st_uid == user.uid
     assert (home / "postgres" / "data").stat().st_uid == user.uid
+
+
+def test_a_new_checkout_at_the_same_path_gets_its_own_cluster(tmp_path: Path) -> None:
+    """Deleting a checkout without `pgfraud db destroy` leaves its cluster behind (in the
+    fallback folder, as root); a fresh clone at the same path must start its own and
+    leave the orphan's data alone."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    home = private / ".pgfraud"
+    first = EmbeddedPostgres(embedded_settings(home))
+    first.start()
+    first.stop()
+    orphan = first.status().data_dir
+    assert orphan is not None
+    shutil.rmtree(home)  # the checkout is deleted; a fallback cluster is not
+    second = EmbeddedPostgres(embedded_settings(home))
+    try:
+        with psycopg.connect(second.start()) as conn:
+            conn.execute("select 1")
+        data_dir = second.status().data_dir
+        assert data_dir is not None and data_dir != orphan
+        if os.geteuid() == 0:
+            assert orphan.exists()  # untouched
+    finally:
+        second.destroy()
+        shutil.rmtree(orphan.parent, ignore_errors=True)  # the orphan's cluster folder
