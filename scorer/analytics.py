@@ -12,6 +12,7 @@ state and is not meant to be invoked twice in one process.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -79,8 +80,6 @@ def run_dbt(args: Sequence[str], url: str, *, state_dir: Path | None = None,
 def build(url: str, *, state_dir: Path | None = None, full_refresh: bool = False,
           variables: Mapping[str, object] | None = None, capture: bool = True) -> str:
     """``dbt build`` (models and their tests); raises with dbt's output if it fails."""
-    import json
-
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
@@ -92,3 +91,13 @@ def build(url: str, *, state_dir: Path | None = None, full_refresh: bool = False
         raise PgfraudError(f"dbt build failed (exit {done.returncode})"
                            + (f":\n{tail}" if tail else ""))
     return done.stdout or ""
+
+
+def done_line(output: str) -> str:
+    """dbt's closing tally from its output, e.g. ``PASS=96 WARN=0 ERROR=0 … TOTAL=96``.
+
+    >>> done_line("…\\n12:00:01  Done. PASS=3 WARN=0 ERROR=0 SKIP=0 TOTAL=3\\n")
+    'PASS=3 WARN=0 ERROR=0 SKIP=0 TOTAL=3'
+    """
+    return next((line.split("Done. ", 1)[1].strip() for line in output.splitlines()
+                 if "Done. " in line), "done")

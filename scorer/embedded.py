@@ -16,8 +16,8 @@ Layout (``home`` is ``PGFRAUD_HOME``, default ``./.pgfraud``)::
 server runs as an unprivileged OS user (``PGFRAUD_PG_USER``, else ``postgres``, else a
 ``pgfraud`` system user created on demand). That user must be able to reach the data
 folder and the binaries; when the project folder sits under a private directory (such
-as ``/root``), the cluster lives in ``/var/lib/pgfraud/<hash>-<random>`` instead and binaries it
-cannot reach are copied there.
+as ``/root``), the cluster lives in ``/var/lib/pgfraud/<hash>-<random>`` instead and
+binaries it cannot reach are copied there.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ class EmbeddedPostgres:
             cluster_dir=str(cluster_dir), bindir=str(bindir), bin_source=binaries.source,
             os_user=user.name,
         )
-        fresh_data_dir_existed = (cluster_dir / "data").exists()
+        data_dir_existed = (cluster_dir / "data").exists()
         cluster_dir.mkdir(parents=True, exist_ok=True)
         os.chown(cluster_dir, user.uid, user.gid)
         cluster_dir.chmod(0o700)
@@ -209,7 +209,7 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             # Only what this initdb created: the folder is new (see _cluster_dir) unless
             # the project folder already held an uninitialised cluster directory.
-            if not fresh_data_dir_existed:
+            if not data_dir_existed:
                 shutil.rmtree(Path(state.cluster_dir) / "data", ignore_errors=True)
             raise PgfraudError(f"initdb failed: {_tail(result.stderr or result.stdout)}")
         with open(Path(self._data_dir(state)) / "postgresql.conf", "a") as conf:

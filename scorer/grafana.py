@@ -190,6 +190,10 @@ def filename(board: Board) -> str:
     return f"{board.uid}.json"
 
 
+def _is_current(path: Path, board: Board) -> bool:
+    return path.is_file() and path.read_text(encoding="utf-8") == render(board)
+
+
 def write_all(directory: Path, boards: Iterable[Board] = BOARDS) -> list[Path]:
     """Write ``<uid>.json`` for every board into ``directory`` (created if missing);
     files already up to date are left untouched. Returns every board's path."""
@@ -197,9 +201,8 @@ def write_all(directory: Path, boards: Iterable[Board] = BOARDS) -> list[Path]:
     paths = []
     for board in boards:
         path = directory / filename(board)
-        text = render(board)
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+        if not _is_current(path, board):
+            path.write_text(render(board), encoding="utf-8")
         paths.append(path)
     return paths
 
@@ -207,12 +210,8 @@ def write_all(directory: Path, boards: Iterable[Board] = BOARDS) -> list[Path]:
 def stale(directory: Path, boards: Iterable[Board] = BOARDS) -> list[str]:
     """Names of the board files in ``directory`` that are missing or differ from what
     the code generates (empty: everything is up to date)."""
-    names = []
-    for board in boards:
-        path = directory / filename(board)
-        if not path.is_file() or path.read_text(encoding="utf-8") != render(board):
-            names.append(filename(board))
-    return names
+    return [filename(board) for board in boards
+            if not _is_current(directory / filename(board), board)]
 
 
 # --- push over the HTTP API ---------------------------------------------------------

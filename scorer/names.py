@@ -1,4 +1,5 @@
-"""Names the database and the Python code share: roles and NOTIFY channels."""
+"""Names and values the database and the Python code share: roles, NOTIFY channels,
+the drift threshold."""
 
 from __future__ import annotations
 
@@ -14,3 +15,9 @@ ROLES = (PRODUCER_ROLE, SCORER_ROLE, ANALYST_ROLE, TRAINER_ROLE, READER_ROLE)
 INGEST_CHANNEL = "pgfraud_ingest"   # new transactions committed (scoring.pending)
 MODELS_CHANNEL = "pgfraud_models"   # a model's status changed (ml.model_events)
 ALERT_CHANNEL = "fraud_alert"       # an alert was raised (scoring.alerts), JSON payload
+
+#: Population stability index above which a feature (or the score) counts as drifted:
+#: the usual rule of thumb (< 0.1 stable, 0.1-0.2 moderate, > 0.2 drifted). The
+#: retraining trigger's default and the report's colour split; the dbt marts carry the
+#: same number as var drift_psi_threshold (dbt/dbt_project.yml).
+DRIFT_PSI_THRESHOLD = 0.2

@@ -83,9 +83,15 @@ def expand(query: str, start: dt.datetime, end: dt.datetime) -> str:
         lambda m: f"{m.group(1)} between {literal(start)} and {literal(end)}", query)
 
 
-def _series(*pairs: tuple[str, str]) -> str:
-    """A ``union all`` of (label, column) pairs, for long-format time series."""
-    return ", ".join(f"('{label}', {column})" for label, column in pairs)
+def _unpivot(mart: str, alias: str, time: str, pairs: tuple[tuple[str, str], ...],
+             where: str) -> str:
+    """Several columns of one mart as long-format series: a ``metric`` per (label,
+    column) pair, through a lateral VALUES list."""
+    values = ", ".join(f"('{label}', {column})" for label, column in pairs)
+    return (f"select {time} as time, s.metric, s.value\n"
+            f"from analytics.{mart} as {alias}\n"
+            f"cross join lateral (values {values}) as s (metric, value)\n"
+            f"where {where}\norder by 1, 2")
 
 
 # --- operations board: wall-clock time (when things were scored / quarantined) -------
@@ -122,12 +128,10 @@ THROUGHPUT = Panel(
 
 LATENCY = Panel(
     "latency", "Scoring latency per minute (p50, p95, p99)", "timeseries",
-    "select m.minute_at as time, s.metric, s.value\n"
-    "from analytics.fct_scoring_minutes as m\n"
-    "cross join lateral (values " + _series(
-        ("p50", "m.latency_p50_ms"), ("p95", "m.latency_p95_ms"),
-        ("p99", "m.latency_p99_ms")) + ") as s (metric, value)\n"
-    "where $__timeFilter(m.minute_at)\norder by 1, 2",
+    _unpivot("fct_scoring_minutes", "m", "m.minute_at",
+             (("p50", "m.latency_p50_ms"), ("p95", "m.latency_p95_ms"),
+              ("p99", "m.latency_p99_ms")),
+             "$__timeFilter(m.minute_at)"),
     "Ingest commit to prediction commit, percentiles over each minute's predictions.",
     unit="ms")
 
@@ -177,15 +181,13 @@ ROC_AUC = Panel(
 
 CHAMPION_DECISIONS = Panel(
     "champion_decisions", "Champion precision and recall at threshold (daily)", "timeseries",
-    "select p.day::timestamptz as time, s.metric, s.value\n"
-    "from analytics.fct_daily_model_performance as p\n"
-    "cross join lateral (values " + _series(
-        ("precision", "p.precision"), ("recall", "p.recall"),
-        ("matured precision", "p.matured_precision"),
-        ("matured recall", "p.matured_recall"),
-        ("card precision@100", "p.card_precision_at_100")) + ") as s (metric, value)\n"
-    "where p.role = 'champion' and $__timeFilter(p.day) and s.value is not null\n"
-    "order by 1, 2", unit="percentunit")
+    _unpivot("fct_daily_model_performance", "p", "p.day::timestamptz",
+             (("precision", "p.precision"), ("recall", "p.recall"),
+              ("matured precision", "p.matured_precision"),
+              ("matured recall", "p.matured_recall"),
+              ("card precision@100", "p.card_precision_at_100")),
+             "p.role = 'champion' and $__timeFilter(p.day) and s.value is not null"),
+    unit="percentunit")
 
 DRIFT = Panel(
     "feature_drift", "Feature drift of the champion (PSI per feature and day)", "heatmap",
@@ -206,22 +208,18 @@ SCORE_DISTRIBUTION = Panel(
 
 LABEL_BACKLOG = Panel(
     "label_backlog", "Label backlog (by transaction day)", "bars",
-    "select b.day::timestamptz as time, s.metric, s.value\n"
-    "from analytics.fct_daily_label_backlog as b\n"
-    "cross join lateral (values " + _series(
-        ("alerts awaiting review", "b.unreviewed_alerts"),
-        ("unlabelled, not alerted", "b.unlabelled - b.unreviewed_alerts"),
-        ("labelled", "b.labelled")) + ") as s (metric, value)\n"
-    "where $__timeFilter(b.day)\norder by 1, 2")
+    _unpivot("fct_daily_label_backlog", "b", "b.day::timestamptz",
+             (("alerts awaiting review", "b.unreviewed_alerts"),
+              ("unlabelled, not alerted", "b.unlabelled - b.unreviewed_alerts"),
+              ("labelled", "b.labelled")),
+             "$__timeFilter(b.day)"))
 
 LABEL_DELAY = Panel(
     "label_delay", "Label delay (transaction to first label)", "timeseries",
-    "select b.day::timestamptz as time, s.metric, s.value\n"
-    "from analytics.fct_daily_label_backlog as b\n"
-    "cross join lateral (values " + _series(
-        ("p50", "b.label_delay_p50_hours"), ("p90", "b.label_delay_p90_hours")) +
-    ") as s (metric, value)\n"
-    "where $__timeFilter(b.day) and s.value is not null\norder by 1, 2", unit="h")
+    _unpivot("fct_daily_label_backlog", "b", "b.day::timestamptz",
+             (("p50", "b.label_delay_p50_hours"), ("p90", "b.label_delay_p90_hours")),
+             "$__timeFilter(b.day) and s.value is not null"),
+    unit="h")
 
 MODELS = Panel(
     "models", "Models", "table",

@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 
 from scorer.db import connect, redact
 from scorer.errors import PgfraudError
-from scorer.names import READER_ROLE
+from scorer.names import DRIFT_PSI_THRESHOLD, READER_ROLE
 from scorer.panels import Board, Panel, expand
 
 Rows = list[dict[str, Any]]
@@ -36,7 +36,7 @@ Results = dict[str, Rows]
 ALL_TIME = (dt.datetime(1, 1, 1, tzinfo=dt.UTC), dt.datetime(9999, 12, 31, tzinfo=dt.UTC))
 TITLE = "pgfraud monitoring report"
 EMPTY = "no data in range"
-DRIFT_THRESHOLD = 0.2
+DRIFT_THRESHOLD = DRIFT_PSI_THRESHOLD
 #: Extra caption text, by panel key.
 NOTES = {"feature_drift": f"Pale: below the {DRIFT_THRESHOLD} drift threshold; orange to "
                           f"red: above it (the colour stops at {2 * DRIFT_THRESHOLD}, hover "

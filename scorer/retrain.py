@@ -27,6 +27,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from scorer import metrics, queries, registry, training
+from scorer.names import DRIFT_PSI_THRESHOLD
 from scorer.onnx_model import OnnxModel
 
 MIN_MATURED_POSITIVES = 5
@@ -40,7 +41,7 @@ def _q(name: str) -> str:
 class RetrainOptions:
     min_new_labels: int = 500
     margin: float = 0.0                       # average-precision points to gain
-    drift_threshold: float = 0.2              # max feature PSI that triggers retraining
+    drift_threshold: float = DRIFT_PSI_THRESHOLD  # max PSI that triggers retraining
     drift_window: dt.timedelta = dt.timedelta(days=7)  # whole weeks: day_of_week
     label_delay: dt.timedelta = dt.timedelta(days=7)
     force: bool = False

@@ -59,6 +59,17 @@ class Settings:
         )
 
 
+def read_secret(path: str | Path, source: str) -> str:
+    """A password kept in a file (a Docker secret): its text without the final newline.
+    ``source`` names where the path came from, for the error message."""
+    from scorer.errors import PgfraudError
+
+    try:
+        return Path(path).read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise PgfraudError(f"cannot read {source} {path}: {exc.strerror}") from None
+
+
 def _with_password_file(url: str | None, password_file: str | None) -> str | None:
     """``url`` with the password read from ``password_file`` (trailing newline dropped).
 
@@ -72,12 +83,7 @@ def _with_password_file(url: str | None, password_file: str | None) -> str | Non
         return url
     from psycopg.conninfo import make_conninfo
 
-    from scorer.errors import PgfraudError
-
-    try:
-        password = Path(password_file).read_text().rstrip("\r\n")
-    except OSError as exc:
-        raise PgfraudError(f"DATABASE_PASSWORD_FILE={password_file}: {exc.strerror}") from None
+    password = read_secret(password_file, "DATABASE_PASSWORD_FILE")
     if url.startswith(("postgresql://", "postgres://")):
         from urllib.parse import quote, urlsplit, urlunsplit
 

@@ -89,9 +89,8 @@ def _build_once(url: str, report_path: Path | None, *, full_refresh: bool) -> No
     with console.status("dbt build: monitoring marts and their data tests ..."):
         started = time.monotonic()
         output = analytics.build(url, full_refresh=full_refresh)
-    summary = next((line.split("Done. ", 1)[1] for line in output.splitlines()
-                    if "Done. " in line), "done")
-    click.echo(f"marts built in {time.monotonic() - started:.1f} s ({summary.strip()})")
+    click.echo(f"marts built in {time.monotonic() - started:.1f} s "
+               f"({analytics.done_line(output)})")
     if report_path is not None:
         from scorer.report import write_report
 

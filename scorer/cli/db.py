@@ -15,7 +15,7 @@ from scorer.embedded import EmbeddedPostgres
 from scorer.errors import PgfraudError
 from scorer.names import ROLES
 from scorer.pgbin import find_server_binaries
-from scorer.settings import Settings
+from scorer.settings import Settings, read_secret
 
 
 @click.group()
@@ -131,11 +131,7 @@ def login(user: str, member_of: str, password_file: Path) -> None:
       pgfraud db login pgfraud_grafana --role pgfraud_reader \\
           --password-file /run/secrets/grafana_db_password
     """
-    try:
-        password = password_file.read_text().rstrip("\r\n")
-    except OSError as exc:
-        raise PgfraudError(f"cannot read --password-file {password_file}: "
-                           f"{exc.strerror}") from None
+    password = read_secret(password_file, "--password-file")
     if not password:
         raise PgfraudError(f"{password_file} is empty")
     with connect(autocommit=True) as conn:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
 from producer.cards import Tokenizer
-from producer.ingest import Ingestor
+from producer.ingest import Ingestor, IngestStats
 from producer.run import Limits, run
 from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate as migrations
@@ -118,13 +117,22 @@ def _history(url: str, span: float) -> None:
     midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = midnight - dt.timedelta(days=span)
     stream = TransactionStream(StreamConfig(seed=42, start=start))
+    with console.status(f"simulating {span:g} day(s) of history ..."):
+        sent, stats = _produce(url, stream, Limits(span_s=span * 86400))
+    click.echo(f"produced   {sent:,} simulated transactions from {start:%Y-%m-%d %H:%M} "
+               f"UTC: {stats.accepted:,} new, {stats.duplicates:,} already there, "
+               f"{stream.fraud_emitted:,} fraudulent")
+
+
+def _produce(url: str, stream: TransactionStream, limits: Limits,
+             on_progress: Callable[[int, Any], None] = lambda n, tx: None,
+             ) -> tuple[int, IngestStats]:
+    """Stream into the database as the producer role; rows sent and the ingest tally."""
     with connect(url, role=PRODUCER_ROLE) as conn, Ingestor(
         conn, source="stream", tokenizer=Tokenizer.from_settings()
-    ) as ingestor, console.status(f"simulating {span:g} day(s) of history ..."):
-        sent = run(stream, ingestor, Limits(span_s=span * 86400))
-    click.echo(f"produced   {sent:,} simulated transactions from {start:%Y-%m-%d %H:%M} "
-               f"UTC: {ingestor.stats.accepted:,} new, {ingestor.stats.duplicates:,} "
-               f"already there, {stream.fraud_emitted:,} fraudulent")
+    ) as ingestor:
+        sent = run(stream, ingestor, limits, on_progress=on_progress)
+    return sent, ingestor.stats
 
 
 def _bootstrap_model(url: str) -> None:
@@ -170,7 +178,7 @@ def _background(name: str, args: list[str], logs: Path) -> Iterator[subprocess.P
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"demo-{name}.log", "ab") as log:
         process = subprocess.Popen([PGFRAUD, *args], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=os.environ.copy())
+                                   stdin=subprocess.DEVNULL)
         try:
             yield process
         finally:
@@ -187,8 +195,9 @@ def _live(url: str, seconds: float, rate: float) -> None:
     with connect(url) as conn:
         row = conn.execute(_q("event_clock")).fetchone()
         before = conn.execute(_q("counts")).fetchone()
-    clock = row[0] if row and row[0] and row[0].year > 1 else None
-    start = max(clock or dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    # After the event clock (it may run ahead of the wall clock); '-infinity' when empty.
+    start = max(row[0], now) if row and row[0] and row[0].year > 1 else now
     stream = TransactionStream(StreamConfig(seed=42, start=start))  # same cardholders
     logs = Settings.from_env().home / "logs"
     click.echo(f"live       {seconds:g} s at {rate:g} tx/s with `pgfraud score` and "
@@ -221,11 +230,7 @@ def _live(url: str, seconds: float, rate: float) -> None:
                     raise PgfraudError(f"the {name} stopped (exit {process.returncode}); "
                                        f"see {logs / f'demo-{name}.log'}")
 
-        with connect(url, role=PRODUCER_ROLE) as conn, Ingestor(
-            conn, source="stream", tokenizer=Tokenizer.from_settings()
-        ) as ingestor:
-            sent = run(stream, ingestor, Limits(duration_s=seconds, rate=rate),
-                       on_progress=tick)
+        sent, _ = _produce(url, stream, Limits(duration_s=seconds, rate=rate), tick)
         time.sleep(1.0)  # let the scorer and analysts catch the last batch
     click.echo(f"streamed   {sent:,} transactions ({stream.fraud_emitted:,} fraudulent) in "
                f"{time.monotonic() - began:.0f} s, simulated until "
@@ -269,9 +274,8 @@ def _marts_and_report(url: str, report_path: Path) -> None:
     started = time.monotonic()
     with console.status("dbt build: the monitoring marts and their data tests ..."):
         output = analytics.build(url)
-    done = next((line.split("Done. ", 1)[1].strip() for line in output.splitlines()
-                 if "Done. " in line), "done")
-    click.echo(f"marts      built in {time.monotonic() - started:.0f} s ({done})")
+    click.echo(f"marts      built in {time.monotonic() - started:.0f} s "
+               f"({analytics.done_line(output)})")
     with console.status("writing the report ..."):
         path = write_report(url, report_path)
     click.echo(f"report     {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB; "

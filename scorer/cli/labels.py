@@ -16,7 +16,7 @@ from rich.table import Table
 
 from scorer.cli import params
 from scorer.db import connect, database_url
-from scorer.names import ANALYST_ROLE, TRAINER_ROLE
+from scorer.names import ANALYST_ROLE, DRIFT_PSI_THRESHOLD, TRAINER_ROLE
 
 out = Console()
 err = Console(stderr=True)
@@ -152,7 +152,7 @@ def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelt
               help="Average-precision points the challenger must gain to be promoted.")
 @click.option("--label-delay", default="7d", show_default=True, callback=params.timedelta,
               metavar="TIME", help="Labels of transactions older than this count as matured.")
-@click.option("--drift-threshold", default=0.2, show_default=True, type=float,
+@click.option("--drift-threshold", default=DRIFT_PSI_THRESHOLD, show_default=True, type=float,
               help="With --auto: also train when a feature's (or the score's) PSI over the "
                    "last --drift-window exceeds this.")
 @click.option("--drift-window", default="7d", show_default=True, callback=params.timedelta,
