@@ -104,7 +104,7 @@ def _naive(url: str) -> float:
             row = conn.execute(select, (transaction_id,)).fetchone()
             score = float(model.predict(np.array([row], dtype=np.float64))[0])
             conn.execute(
-                "insert into scoring.predictions (transaction_id, model_version, "
+                "insert into scoring.scores (transaction_id, model_version, "
                 "feature_set_version, score, threshold, is_alert, latency_ms) "
                 "select %s, %s, 1, %s, %s, %s, extract(epoch from clock_timestamp() "
                 "- ingested_at) * 1000 from ingest.transactions where transaction_id = %s",

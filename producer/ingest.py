@@ -4,10 +4,22 @@
 >>> # ingestor.add(tx); ingestor.flush(); ingestor.stats.accepted
 
 Each batch is one database transaction: valid rows are COPYed (binary) into
-``ingest.staged_transactions`` and moved by ``ingest.accept_batch`` (new rows stored,
-re-sends skipped, conflicts quarantined); invalid rows are COPYed into
-``ingest.quarantine`` with their reason and the raw payload, card numbers masked. A
-deadlock with a concurrent producer sending the same keys rolls the batch back and retries.
+``ingest.staged_transactions`` and moved by ``ingest.accept_batch`` (rows the database
+refuses quarantined, new rows stored, re-sends skipped, conflicts quarantined); invalid
+rows are COPYed into ``ingest.quarantine`` with their reason and what an operator needs
+to fix them (the fields pgfraud stores, card numbers masked, control characters and bytes
+that are not UTF-8 escaped, each field cut to 1,000 characters).
+
+No row stops the stream: anything that goes wrong while preparing one row (a value no
+check foresaw included) quarantines that row as ``unprocessable``. Card numbers never
+leave the process: the card is tokenized, a card number in merchant or category text is
+masked, and a ``trans_num`` holding one is replaced by a keyed token of itself.
+
+A deadlock with a concurrent producer sending the same keys rolls the batch back and
+retries. With ``reconnect`` (given the seconds it may wait, it returns a new connection,
+e.g. :func:`scorer.db.connect_patiently`), a lost connection (a database restart) is
+reopened and the batch is sent again: ``trans_num`` makes that idempotent, so rows that had
+committed before the connection dropped count as already stored.
 
 Batches are written by a background thread that owns the connection, so preparing the
 next batch (parsing, hashing, tokenizing) overlaps with the database work on this one.
@@ -25,30 +37,50 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import psycopg
 from psycopg import errors
 from psycopg.types.json import Jsonb
 
-from producer.cards import Tokenizer, mask_card_numbers, mask_pan
-from producer.records import CardTransaction, Rejection, payload_sha256, problem
+from producer.cards import Tokenizer, find_card_numbers, mask_card_numbers, mask_pan
+from producer.records import (
+    CardTransaction,
+    Rejection,
+    escape_controls,
+    payload_sha256,
+    problem,
+    round_amount,
+)
 from scorer import queries
+from scorer.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
-CENT = Decimal("0.01")
 STAGED_TYPES = (
     "uuid", "int4", "text", "timestamptz", "text", "text", "numeric", "text", "text",
     "float8", "float8", "float8", "float8", "int4", "date", "text", "text", "bool", "text",
     "text",
 )
 MAX_ATTEMPTS = 5
+#: How long a lost database may stay away before the producer gives up (seconds).
+RECONNECT_TIMEOUT_S = 120.0
 #: Raw fields that hold a card number, masked to their last 4 in quarantine.
 CARD_FIELDS = frozenset({"cc_num", "pan", "card_number"})
+#: Raw fields kept in quarantine: what pgfraud stores of an accepted row (Kaggle layout and
+#: simulator names), where it came from (file, line) and, for a record that does not
+#: split into the layout's columns, its text: what an operator needs to fix the row.
+#: Names, street, zip, job, gender and other columns are dropped, as for accepted rows.
+QUARANTINE_FIELDS = frozenset({
+    "trans_num", "trans_date_trans_time", "transacted_at", "cc_num", "pan", "card_number",
+    "amt", "amount", "merchant", "category", "merch_lat", "merch_long", "merchant_lat",
+    "merchant_long", "lat", "long", "home_lat", "home_long", "city_pop", "dob", "is_fraud",
+    "file", "line", "record",
+})
+#: Characters kept of each quarantined field (a 1 MB field is cut, with its length noted).
+QUARANTINE_FIELD_CHARS = 1000
 
 
 @dataclass
@@ -65,14 +97,25 @@ class Incident:
 
 @dataclass
 class IngestStats:
+    """What happened to the rows received; once drained,
+    ``accepted + duplicates + conflicts + sum(rejected.values()) == received``."""
+
     received: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    conflicts: int = 0
+    accepted: int = 0       # stored, new
+    duplicates: int = 0     # already stored with the same payload (re-sent)
+    conflicts: int = 0      # already stored with another payload: quarantined as conflict
     rejected: collections.Counter[str] = field(default_factory=collections.Counter)
     quarantined: int = 0    # rows new to ingest.quarantine (a re-sent bad row is kept once)
+    masked: int = 0         # stored rows whose merchant or category text was masked
+    tokenized_references: int = 0  # stored rows whose trans_num was a card number
     batches: int = 0
     retries: int = 0
+    reconnects: int = 0
+
+    @property
+    def quarantined_rows(self) -> int:
+        """Rows received that went to quarantine (conflicts and rejections)."""
+        return self.conflicts + sum(self.rejected.values())
 
 
 @dataclass
@@ -89,8 +132,11 @@ class Ingestor:
     """
 
     def __init__(self, conn: psycopg.Connection[Any], *, source: str, tokenizer: Tokenizer,
-                 batch_size: int = 5000, background: bool = True) -> None:
+                 batch_size: int = 5000, background: bool = True,
+                 reconnect: Callable[[float], psycopg.Connection[Any]] | None = None) -> None:
         self.conn = conn
+        self._reconnect = reconnect
+        self._opened: list[psycopg.Connection[Any]] = []
         self.source = source
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -120,21 +166,48 @@ class Ingestor:
     def add(self, tx: CardTransaction, raw: Mapping[str, Any] | None = None) -> None:
         """Queue one transaction; invalid ones are queued for quarantine instead."""
         self.stats.received += 1
-        if tx.amount.is_finite():
-            tx.amount = tx.amount.quantize(CENT, rounding=ROUND_HALF_UP)
-        rejection = problem(tx)
-        if rejection is not None:
-            self._quarantine(rejection, raw if raw is not None else _as_raw(tx), tx.trans_num)
+        try:
+            staged = self._stage(tx)
+        except Exception as exc:  # noqa: BLE001 - no row may stop the stream
+            log.warning("row quarantined as unprocessable: %s", type(exc).__name__)
+            self._quarantine(Rejection("unprocessable", f"{type(exc).__name__}: {exc}"),
+                             raw if raw is not None else {}, None)
         else:
-            token, last4 = self.tokenizer.tokenize(tx.pan)
-            self._staged.append((
-                len(self._staged), tx.trans_num, tx.transacted_at, token, last4, tx.amount,
-                tx.merchant, tx.category, tx.merchant_lat, tx.merchant_long, tx.home_lat,
-                tx.home_long, tx.city_pop, tx.birth_date, payload_sha256(tx, token),
-                self.source, tx.is_fraud, tx.scenario, tx.incident_id,
-            ))
+            if isinstance(staged, Rejection):
+                self._quarantine(staged, raw if raw is not None else _as_raw(tx),
+                                 tx.trans_num)
+            else:
+                self._staged.append(staged)
         if self.pending >= self.batch_size:
             self.flush()
+
+    def _stage(self, tx: CardTransaction) -> tuple[Any, ...] | Rejection:
+        """The staged row for ``tx`` (tokenized, masked), or why it cannot be stored."""
+        rejection = problem(tx)
+        if rejection is not None:
+            return rejection
+        tx.amount = round_amount(tx.amount)
+        token, last4 = self.tokenizer.tokenize(tx.pan)
+        if find_card_numbers(tx.trans_num):
+            tx.trans_num = self.tokenizer.tokenize_reference(tx.trans_num)
+            self.stats.tokenized_references += 1
+        merchant, category = mask_card_numbers(tx.merchant), mask_card_numbers(tx.category)
+        if (merchant, category) != (tx.merchant, tx.category):
+            tx.merchant, tx.category = merchant, category
+            self.stats.masked += 1
+        return (
+            len(self._staged), tx.trans_num, tx.transacted_at, token, last4, tx.amount,
+            tx.merchant, tx.category, tx.merchant_lat, tx.merchant_long, tx.home_lat,
+            tx.home_long, tx.city_pop, tx.birth_date, payload_sha256(tx, token),
+            self.source, tx.is_fraud, tx.scenario, tx.incident_id,
+        )
+
+    def add_parsed(self, parsed: CardTransaction | Rejection, raw: Mapping[str, Any]) -> None:
+        """Queue what a file reader yielded: a transaction, or the rejection of a record."""
+        if isinstance(parsed, Rejection):
+            self.reject(parsed, raw, raw.get("trans_num"))
+        else:
+            self.add(parsed, raw)
 
     def reject(self, rejection: Rejection, raw: Mapping[str, Any],
                trans_num: str | None = None) -> None:
@@ -172,6 +245,8 @@ class Ingestor:
             if self._writer is not None and self._writer.is_alive():
                 self._queue.put(None)
                 self._writer.join()
+            for conn in self._opened:
+                conn.close()
 
     # ------------------------------------------------------------- writer side
     def _write_forever(self) -> None:
@@ -193,25 +268,52 @@ class Ingestor:
             raise error
 
     def _write(self, batch: _Batch) -> None:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt = 0
+        lost_since: float | None = None
+        while True:
             try:
-                accepted, duplicates, conflicts, quarantined = self._write_once(batch)
+                accepted, duplicates, conflicts, refused, quarantined = self._write_once(batch)
                 break
             except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
+                attempt += 1
                 if attempt == MAX_ATTEMPTS:
                     raise
                 self.stats.retries += 1
                 log.info("batch retried after %s (attempt %d)", type(exc).__name__, attempt)
                 time.sleep(0.05 * attempt)
+            except psycopg.OperationalError as exc:
+                if self._reconnect is None or not _connection_lost(self.conn, exc):
+                    raise
+                lost_since = lost_since or time.monotonic()
+                self._connect_again(exc, lost_since)
         self.stats.accepted += accepted
         self.stats.duplicates += duplicates
         self.stats.conflicts += conflicts
         self.stats.quarantined += quarantined
+        self.stats.rejected.update(refused)
         for row in batch.quarantined:
             self.stats.rejected[row[1]] += 1
         self.stats.batches += 1
 
-    def _write_once(self, batch: _Batch) -> tuple[int, int, int, int]:
+    def _connect_again(self, exc: Exception, lost_since: float) -> None:
+        """Replace the lost connection, waiting (with backoff) for the database to return."""
+        assert self._reconnect is not None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.warning("database connection lost (%s); reconnecting to send the batch again",
+                    reason)
+        self.conn.close()
+        remaining = RECONNECT_TIMEOUT_S - (time.monotonic() - lost_since)
+        try:
+            self.conn = self._reconnect(max(remaining, 0.0))
+        except DatabaseUnavailableError as unavailable:
+            raise DatabaseUnavailableError(
+                f"the database has been unreachable for {RECONNECT_TIMEOUT_S:.0f} s "
+                f"({unavailable}); {self.stats.accepted:,} rows were stored before"
+            ) from None
+        self._opened.append(self.conn)
+        self.stats.reconnects += 1
+
+    def _write_once(self, batch: _Batch) -> tuple[int, int, int, dict[str, int], int]:
         batch_id = uuid.uuid4()
         with self.conn.transaction(), self.conn.cursor() as cur:
             if batch.staged:
@@ -227,11 +329,13 @@ class Ingestor:
                 cur.executemany(self._sql["insert_incident"],
                                 [self._incident_params(i) for i in batch.incidents])
             if not (batch.staged or batch.quarantined):
-                return 0, 0, 0, 0
+                return 0, 0, 0, {}, 0
             cur.execute(self._sql["accept_batch"], {"batch_id": batch_id})
             result = cur.fetchone()
             assert result is not None
-            return int(result[0]), int(result[1]), int(result[2]), int(result[3])
+            accepted, duplicates, conflicts, refused, quarantined = result
+            return (int(accepted), int(duplicates), int(conflicts),
+                    {str(k): int(v) for k, v in refused.items()}, int(quarantined))
 
     def _incident_params(self, incident: Incident) -> dict[str, Any]:
         token = self.tokenizer.tokenize(incident.pan)[0] if incident.pan else None
@@ -243,24 +347,57 @@ class Ingestor:
 
     def _quarantine(self, rejection: Rejection, raw: Mapping[str, Any],
                     trans_num: str | None) -> None:
-        payload = mask_raw(raw)
+        """Queue a quarantine row: never raises (it is what failing rows fall back on)."""
+        try:
+            payload = mask_raw(raw)
+            row = (safe_text(trans_num, 128) if trans_num else None, rejection.reason,
+                   safe_text(rejection.detail), payload)
+        except Exception as exc:  # noqa: BLE001 - the last resort must not fail
+            payload = {"error": f"payload not kept: {type(exc).__name__}"}
+            row = (None, rejection.reason, "the row could not be represented", payload)
         digest = hashlib.sha256(
             f"{self.source}:{rejection.reason}:{json.dumps(payload, sort_keys=True)}".encode()
         ).hexdigest()
-        self._quarantined.append((
-            trans_num or None, rejection.reason, mask_card_numbers(rejection.detail),
-            Jsonb(payload), digest, self.source,
-        ))
+        self._quarantined.append((row[0], row[1], row[2], Jsonb(payload), digest, self.source))
+
+
+def safe_text(value: object, limit: int = QUARANTINE_FIELD_CHARS) -> str:
+    """``value`` as text PostgreSQL and a terminal can hold: bytes that were not UTF-8 and
+    control characters (NUL included) escaped as ``\\xNN``, every 13-19 digit card
+    layout masked, cut to ``limit`` characters.
+
+    >>> safe_text("a\\x00b \\udcff 4111 1111 1111 1111")
+    'a\\\\x00b \\\\xff ************1111'
+    """
+    text = "" if value is None else str(value)
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # surrogates that did not come from undecodable bytes
+        text = text.encode("utf-8", "backslashreplace").decode("ascii")
+    text = mask_card_numbers(escape_controls(text))
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+    return text
 
 
 def mask_raw(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The raw payload safe to store: card fields cut to their last 4, and any other
-    13-19 digit run masked wherever it appears (a shifted CSV column, say)."""
+    """The raw payload safe to store: only :data:`QUARANTINE_FIELDS`, card fields cut to
+    their last 4, any other card number masked wherever it appears (a shifted CSV column,
+    say), every value made safe by :func:`safe_text`."""
     masked: dict[str, Any] = {}
     for key, value in raw.items():
+        if key not in QUARANTINE_FIELDS:
+            continue
         text = "" if value is None else str(value)
-        masked[str(key)] = mask_pan(text.strip()) if key in CARD_FIELDS else mask_card_numbers(text)
+        masked[key] = safe_text(mask_pan(text.strip())[-24:] if key in CARD_FIELDS else text)
     return masked
+
+
+def _connection_lost(conn: psycopg.Connection[Any], exc: Exception) -> bool:
+    """True when ``exc`` means the server went away (restart, crash, network), not a
+    statement error."""
+    return conn.broken or conn.closed or isinstance(
+        exc, (errors.AdminShutdown, errors.CrashShutdown, errors.CannotConnectNow))
 
 
 def _as_raw(tx: CardTransaction) -> dict[str, Any]:

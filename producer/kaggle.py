@@ -5,8 +5,13 @@ first, last, gender, street, city, state, zip, lat, long, city_pop, job, dob, tr
 unix_time, merch_lat, merch_long, is_fraud``. Names, street, job and gender are not kept:
 scoring does not need them. Times carry no zone in the file and are read as UTC.
 
-:func:`read_rows` streams the file (constant memory) and yields, per data line, either a
-:class:`CardTransaction` or a :class:`Rejection`, with the raw fields.
+:func:`read_rows` streams the file (constant memory) and yields, per CSV record, either a
+:class:`CardTransaction` or a :class:`Rejection`, with the raw fields. No input stops it:
+bytes that are not UTF-8 are kept (as lone surrogates) for :func:`producer.records.problem`
+to reject as ``bad_encoding``; a line longer than :data:`MAX_LINE_CHARS` or a field the
+csv module refuses becomes one ``field_too_long`` / ``bad_row`` rejection and reading goes
+on at the next line; numbers must be plain ASCII decimals (``12.50``, ``-73.9``, ``1e-3``
+for coordinates), never ``nan``, ``1_000`` or other scripts' digits.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -34,6 +40,14 @@ REQUIRED = ("trans_date_trans_time", "cc_num", "merchant", "category", "amt", "t
 
 T = TypeVar("T")
 Row = tuple[CardTransaction | Rejection, dict[str, str]]
+
+#: A physical line longer than this is cut (the rest skipped) and its record rejected,
+#: so one runaway line costs bounded memory. The csv module's own field limit is set to
+#: the same size (its default, 128 KiB, raised an exception that stopped the import).
+MAX_LINE_CHARS = 1 << 20
+_AMOUNT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
+_FLOAT = re.compile(r"[-+]?[0-9]{1,20}(?:\.[0-9]{0,20})?(?:[eE][-+]?[0-9]{1,3})?")
+_COUNT = re.compile(r"[0-9]{1,10}")
 
 
 class _CountingReader(io.RawIOBase):
@@ -54,26 +68,75 @@ class _CountingReader(io.RawIOBase):
 
 
 def read_rows(path: Path, on_bytes: Callable[[int], None] = lambda n: None) -> Iterator[Row]:
-    """Yield ``(transaction or rejection, raw fields)`` for each data line of ``path``."""
+    """Yield ``(transaction or rejection, raw fields)`` for each CSV record of ``path``."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below, wrapped for byte counting
     except OSError as exc:
         raise PgfraudError(f"cannot read {path}: {exc.strerror}") from exc
     with raw:
         text = io.TextIOWrapper(io.BufferedReader(_CountingReader(raw, on_bytes)),
-                                encoding="utf-8", errors="replace", newline="")
-        reader = csv.reader(text)
-        header = next(reader, None)
+                                encoding="utf-8", errors="surrogateescape", newline="")
+        lines = _Lines(text)
+        csv.field_size_limit(MAX_LINE_CHARS)  # the module's limit is process-wide
+        reader = csv.reader(lines)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise PgfraudError(f"{path}: cannot read the header line: {exc}") from None
         columns = _check_header(path, header)
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # the rest of the offending line is skipped
+                lines.cut = False
+                reason = "field_too_long" if "field limit" in str(exc) else "bad_row"
+                yield (Rejection(reason, f"line {reader.line_num}: {exc}"),
+                       {"file": path.name, "line": str(reader.line_num)})
+                continue
+            where = {"file": path.name, "line": str(reader.line_num)}
+            if lines.cut:  # what was read of the line, for the operator
+                lines.cut = False
+                yield (Rejection("field_too_long", f"line {reader.line_num} is longer than "
+                                                   f"{MAX_LINE_CHARS:,} characters"),
+                       {"record": ",".join(row), **where})
+                continue
             if not row:
                 continue
-            fields = dict(zip(columns, row, strict=False))
             if len(row) != len(columns):
                 yield (Rejection("bad_row", f"line {reader.line_num}: {len(row)} fields, "
-                                            f"expected {len(columns)}"), fields)
+                                            f"expected {len(columns)}"),
+                       {"record": ",".join(row), **where})
                 continue
-            yield parse(fields), fields
+            fields = dict(zip(columns, row, strict=True))
+            yield parse(fields), {**fields, **where}
+
+
+class _Lines:
+    """The lines of ``text``, each at most :data:`MAX_LINE_CHARS` long: a longer line is
+    cut there (``cut`` is set) and the rest of it is read and dropped."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self._text = text
+        self.cut = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline(MAX_LINE_CHARS)
+        if not line:
+            raise StopIteration
+        if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            self.cut = True
+            rest = line
+            while rest and not rest.endswith(("\n", "\r")):
+                rest = self._text.readline(MAX_LINE_CHARS)
+            # The start of the line, for the rejection; without quotes, so a quote the cut
+            # left open cannot swallow the lines after it.
+            return line[:1024].replace('"', "") + "\n"
+        return line
 
 
 def _check_header(path: Path, header: list[str] | None) -> list[str]:
@@ -100,31 +163,31 @@ def parse(fields: dict[str, str]) -> CardTransaction | Rejection:
         transacted_at = dt.datetime.fromisoformat(fields["trans_date_trans_time"].strip())
     except ValueError:
         return Rejection("bad_timestamp",
-                         f"cannot read time {fields['trans_date_trans_time']!r}")
+                         f"cannot read time {fields['trans_date_trans_time'][:64]!r}")
     if transacted_at.tzinfo is None:
         transacted_at = transacted_at.replace(tzinfo=dt.UTC)
+    amount_text = fields["amt"].strip()
+    if not _AMOUNT.fullmatch(amount_text):
+        return Rejection("bad_amount", f"amount {amount_text[:64]!r} is not a plain decimal "
+                                       f"number")
     try:
-        amount = Decimal(fields["amt"].strip())
-    except InvalidOperation:
-        return Rejection("bad_amount", f"amount {fields['amt']!r} is not a number")
-    try:
-        merchant_lat = float(fields["merch_lat"])
-        merchant_long = float(fields["merch_long"])
-        home_lat = _optional(fields.get("lat"), float)
-        home_long = _optional(fields.get("long"), float)
+        merchant_lat = _float(fields["merch_lat"])
+        merchant_long = _float(fields["merch_long"])
+        home_lat = _optional(fields.get("lat"), _float)
+        home_long = _optional(fields.get("long"), _float)
     except ValueError:
-        return Rejection("bad_coordinates", "a coordinate is not a number")
+        return Rejection("bad_coordinates", "a coordinate is not a plain decimal number")
     try:
-        city_pop = _optional(fields.get("city_pop"), int)
+        city_pop = _optional(fields.get("city_pop"), _int)
         birth_date = _optional(fields.get("dob"), dt.date.fromisoformat)
         is_fraud = _flag(fields.get("is_fraud", "0"))
     except ValueError as exc:
-        return Rejection("bad_field", str(exc))
+        return Rejection("bad_field", str(exc)[:200])
     return CardTransaction(
         trans_num=fields["trans_num"].strip(),
         transacted_at=transacted_at,
         pan=fields["cc_num"].strip(),
-        amount=amount,
+        amount=Decimal(amount_text),
         merchant=fields["merchant"].strip(),
         category=fields["category"].strip(),
         merchant_lat=merchant_lat,
@@ -135,6 +198,22 @@ def parse(fields: dict[str, str]) -> CardTransaction | Rejection:
         birth_date=birth_date,
         is_fraud=is_fraud,
     )
+
+
+def _float(value: str) -> float:
+    """A plain ASCII decimal (``float`` alone takes ``nan``, ``1_0`` and other scripts'
+    digits)."""
+    value = value.strip()
+    if not _FLOAT.fullmatch(value):
+        raise ValueError(f"{value[:64]!r} is not a plain decimal number")
+    return float(value)
+
+
+def _int(value: str) -> int:
+    value = value.strip()
+    if not _COUNT.fullmatch(value):
+        raise ValueError(f"{value[:64]!r} is not a plain whole number")
+    return int(value)
 
 
 def _optional(value: str | None, convert: Callable[[str], T]) -> T | None:

@@ -2,7 +2,15 @@
 
 Every source (simulator, CSV import, replay) builds :class:`CardTransaction` values and
 hands them to :func:`problem`; a row with a problem is quarantined with a machine-readable
-reason, never stored.
+reason, never stored. ``ingest.accept_batch`` repeats the text checks in the database
+(with the same limits) and adds the event-time policy, so no producer can skip them.
+
+>>> import datetime as dt
+>>> from decimal import ROUND_HALF_UP, Decimal
+>>> tx = CardTransaction("t1", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "4111111111111111",
+...                      Decimal("12.50"), "shop\\x00", "grocery_pos", 40.0, -74.0)
+>>> problem(tx)
+Rejection(reason='control_character', detail='merchant holds control character U+0000')
 """
 
 from __future__ import annotations
@@ -10,15 +18,34 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from producer.cards import pan_problem
 
 #: numeric(12, 2): at most 10 digits before the point.
 MAX_AMOUNT = Decimal("9999999999.99")
+CENT = Decimal("0.01")
+#: Longest text accepted per field (characters); the database checks the same limits.
+MAX_TEXT = {"trans_num": 128, "merchant": 256, "category": 64}
+#: C0 and C1 control characters (NUL included): never stored, never printed.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: Lone surrogates: bytes that were not UTF-8, kept by the reader's surrogateescape.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+#: The earliest birth date that makes sense for a cardholder.
+EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
 SCENARIOS = ("card_testing", "account_takeover", "compromised_merchant")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each control character written as ``\\xNN`` (safe to store and print).
+
+    >>> escape_controls("a\\x00b\\x1b[2J")
+    'a\\\\x00b\\\\x1b[2J'
+    """
+    return CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +79,10 @@ class CardTransaction:
 
 def problem(tx: CardTransaction) -> Rejection | None:
     """The first reason ``tx`` cannot be stored, or None. Mirrors the table's checks."""
-    for name in ("trans_num", "merchant", "category"):
-        if not getattr(tx, name).strip():
-            return Rejection("missing_field", f"{name} is empty")
+    for name, limit in MAX_TEXT.items():
+        text_problem = _text_problem(name, getattr(tx, name), limit)
+        if text_problem:
+            return text_problem
     card = pan_problem(tx.pan)
     if card:
         return Rejection("bad_card_number", card)
@@ -62,10 +90,14 @@ def problem(tx: CardTransaction) -> Rejection | None:
         return Rejection("bad_amount", f"amount {tx.amount} is not a number")
     if tx.amount < 0:
         return Rejection("negative_amount", f"amount {tx.amount} is negative")
-    if tx.amount > MAX_AMOUNT:
-        return Rejection("bad_amount", f"amount {tx.amount} exceeds {MAX_AMOUNT}")
+    if tx.amount >= MAX_AMOUNT * 10 or round_amount(tx.amount) > MAX_AMOUNT:
+        return Rejection("bad_amount", f"amount {tx.amount:.2e} exceeds {MAX_AMOUNT}")
     if tx.transacted_at.tzinfo is None:
         return Rejection("bad_timestamp", "transaction time has no time zone")
+    try:
+        tx.transacted_at.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return Rejection("bad_timestamp", "transaction time is out of range in UTC")
     for label, lat, long in (("merchant", tx.merchant_lat, tx.merchant_long),
                              ("home", tx.home_lat, tx.home_long)):
         if lat is None and long is None and label == "home":
@@ -76,8 +108,32 @@ def problem(tx: CardTransaction) -> Rejection | None:
             return Rejection("bad_coordinates", f"{label} location ({lat}, {long}) is out of range")
     if tx.city_pop is not None and not 0 <= tx.city_pop <= 2**31 - 1:
         return Rejection("bad_field", f"city_pop {tx.city_pop} is out of range")
+    if tx.birth_date is not None and not (
+            EARLIEST_BIRTH_DATE <= tx.birth_date <= tx.transacted_at.date()):
+        return Rejection("bad_field", f"birth date {tx.birth_date} is before "
+                                      f"{EARLIEST_BIRTH_DATE} or after the transaction")
     if tx.scenario is not None and tx.scenario not in SCENARIOS:
         return Rejection("bad_field", f"unknown fraud scenario {tx.scenario}")
+    return None
+
+
+def round_amount(amount: Decimal) -> Decimal:
+    """``amount`` to the cent, half up (what numeric(12, 2) stores); finite, below 1e11."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _text_problem(name: str, value: str, limit: int) -> Rejection | None:
+    if _NOT_UTF8.search(value):
+        return Rejection("bad_encoding", f"{name} is not valid UTF-8")
+    if not value.strip():
+        return Rejection("missing_field", f"{name} is empty")
+    if len(value) > limit:
+        return Rejection("field_too_long", f"{name} has {len(value):,} characters "
+                                           f"(at most {limit})")
+    control = CONTROL_CHARACTERS.search(value)
+    if control:
+        return Rejection("control_character",
+                         f"{name} holds control character U+{ord(control.group()):04X}")
     return None
 
 
@@ -94,7 +150,7 @@ def payload_sha256(tx: CardTransaction, card_token: str) -> str:
         tx.trans_num,
         tx.transacted_at.astimezone(dt.UTC).isoformat(),
         card_token,
-        str(tx.amount.quantize(Decimal("0.01"))),
+        str(round_amount(tx.amount)),
         tx.merchant,
         tx.category,
         repr(float(tx.merchant_lat)),

@@ -7,6 +7,7 @@ embedded cluster, which is started on first use.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import psycopg
@@ -41,8 +42,9 @@ def connect(url: str | None = None, *, role: str | None = None,
     try:
         conn = psycopg.connect(url, connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
+        # The first line says why (refused, starting up); the rest are libpq's hints.
         raise DatabaseUnavailableError(
-            f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[-1]}"
+            f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0]}"
         ) from exc
     if role:
         try:
@@ -56,6 +58,24 @@ def connect(url: str | None = None, *, role: str | None = None,
                 f"owner: grant {role} to {user}"
             ) from None
     return conn
+
+
+def connect_patiently(url: str | None = None, *, role: str | None = None,
+                      timeout_s: float = 120.0, **kwargs: Any) -> psycopg.Connection[Any]:
+    """:func:`connect`, retried with backoff (0.2 s doubling to 5 s) while the server is
+    unreachable (restarting, still starting up), for up to ``timeout_s`` seconds; then the
+    last :class:`DatabaseUnavailableError`. For long-running writers such as producers."""
+    deadline = time.monotonic() + timeout_s
+    backoff = 0.2
+    while True:
+        try:
+            return connect(url, role=role, **kwargs)
+        except DatabaseUnavailableError as exc:
+            if time.monotonic() + backoff > deadline:
+                raise
+            log.warning("%s; retrying in %.1f s", exc, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
 
 
 def sqlalchemy_url(url: str) -> sqlalchemy.URL:

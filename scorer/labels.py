@@ -1,8 +1,9 @@
 """Labels: analysts' labelling, the review queue, and simulated analysts.
 
-Labels live on prediction rows (``scoring.predictions.true_value``). Setting one, by
-plain SQL or through :func:`apply_labels`, fires the triggers of revisions 0001/0003:
-``labeled_at`` and ``labeled_by`` are stamped and the change (old and new value) is
+A transaction has one label (``scoring.labels``), set through the view
+``scoring.predictions`` (``true_value``, ``label_note``). Setting one, by plain SQL or
+through :func:`apply_labels`, goes through ``scoring.write_label`` (revision 0007):
+``labeled_at`` and ``labeled_by`` are stamped and every change of value or note is
 appended to ``scoring.label_events``, which nobody can edit.
 """
 
@@ -107,8 +108,11 @@ def apply_labels(conn: psycopg.Connection[Any], requests: Iterable[LabelRequest]
             wanted[transaction_id] = request
             before[transaction_id] = row[3]
         ids = list(wanted)
-        conn.execute(sql["apply"], {"ids": ids, "values": [wanted[i].value for i in ids],
-                                    "notes": [wanted[i].note for i in ids]})
+        try:
+            conn.execute(sql["apply"], {"ids": ids, "values": [wanted[i].value for i in ids],
+                                        "notes": [wanted[i].note for i in ids]})
+        except psycopg.errors.CheckViolation as exc:  # a note holding a card number
+            raise LabelError(f"{exc.diag.message_primary}; nothing was labelled") from None
     summary = LabelSummary(requested=len(requests))
     for transaction_id, request in wanted.items():
         old = before[transaction_id]

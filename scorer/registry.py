@@ -1,9 +1,11 @@
 """The model registry in ``ml.models``: register, look up, and change status.
 
-Status changes go through the SQL functions ``ml.promote``, ``ml.shadow``, ``ml.retire``
-and ``ml.rollback`` (sql/models/registry.sql). They serialise on one advisory lock, keep
-one champion at a time, and a trigger records every change in ``ml.model_events`` and
-notifies channel ``pgfraud_models``, which running scorers listen on.
+Registration goes through ``ml.register_model`` (status ``candidate``, hash computed in the
+database) and status changes through the SQL functions ``ml.promote``, ``ml.shadow``,
+``ml.retire`` and ``ml.rollback`` (sql/models/registry.sql, sql/hardening/registry.sql).
+They serialise on one advisory lock, keep one champion at a time, and a trigger records
+every change in ``ml.model_events`` and notifies channel ``pgfraud_models``, which
+running scorers listen on.
 """
 
 from __future__ import annotations
@@ -63,7 +65,6 @@ def record_run(conn: psycopg.Connection[Any], trained: TrainedModel, *, mode: st
         if trained.parity_ok:
             row = conn.execute(_q("register_model"), {
                 "onnx_model": trained.onnx_bytes,
-                "onnx_sha256": trained.onnx_sha256,
                 "lightgbm_model": trained.booster.model_to_string(),
                 "feature_names": trained.feature_names,
                 "feature_set_version": FEATURE_SET_VERSION,
@@ -98,8 +99,7 @@ def record_run(conn: psycopg.Connection[Any], trained: TrainedModel, *, mode: st
         assert run is not None
         run_id = int(run[0])
         if version is not None:
-            conn.execute(_q("link_training_run"),
-                         {"training_run_id": run_id, "model_version": version})
+            conn.execute(_q("link_training_run"), {"training_run_id": run_id})
     return version, run_id
 
 

@@ -68,6 +68,21 @@ def _load(path: Path, on_bytes: Callable[[int], None]) -> tuple[list[CardTransac
     return accepted, rejected
 
 
+def _plausible(url: str, rows: list[CardTransaction]
+               ) -> tuple[list[CardTransaction], list[CardTransaction]]:
+    """Split sorted ``rows`` into those inside the database's event-time policy (earliest
+    event time, at most max_ahead past the wall clock) and the rest, which the database
+    will quarantine as implausible_time: a row dated 0001 or 9999 must not become the
+    replay's first day or make it step through thousands of empty years."""
+    with psycopg.connect(url) as owner:
+        row = owner.execute(queries.load("retrain")["event_time_bounds"]).fetchone()
+    assert row is not None
+    earliest, latest = row
+    inside = [tx for tx in rows if earliest <= tx.transacted_at <= latest]
+    outside = [tx for tx in rows if not earliest <= tx.transacted_at <= latest]
+    return inside, outside
+
+
 def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
            tokenizer: Tokenizer,
            on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
@@ -88,6 +103,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
     began = time.monotonic()
     rows, rejected = _load(path, bytes_read)
     timed("read and sort", began)
+    rows, implausible = _plausible(url, rows)
     if not rows:
         raise training.TrainingError(f"{path} has no valid rows to replay")
     first = rows[0].transacted_at
@@ -118,6 +134,8 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
         for parsed, raw in rejected:
             ingestor.reject(parsed, raw, raw.get("trans_num"))
+        for tx in implausible:  # quarantined by the database as implausible_time
+            ingestor.add(tx)
         day_end = first.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
         index = 0
         days = 1
@@ -152,12 +170,16 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                 next_retrain = clock + options.retrain_every
             on_progress(f"replaying, event time {clock:%Y-%m-%d}", done, len(rows))
             day_end += DAY
+            if index < len(rows) and rows[index].transacted_at >= day_end:  # a gap in the file
+                day_end = rows[index].transacted_at.replace(
+                    hour=0, minute=0, second=0, microsecond=0) + DAY
         # The rest of the labels arrive after the file ends.
         simulate_analysts(owner, dataclasses.replace(analysts, delay=dt.timedelta(0),
                                                      chargeback_delay=dt.timedelta(0)))
         outcomes = owner.execute(queries.load("retrain")["replay_outcomes"]).fetchall()
     overall, weeks = evaluate(outcomes, first)
-    return ReplayReport(len(rows), len(rejected), time.monotonic() - started, overall, weeks,
+    return ReplayReport(len(rows), len(rejected) + len(implausible),
+                        time.monotonic() - started, overall, weeks,
                         decisions, champions, phases)
 
 

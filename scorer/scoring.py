@@ -230,7 +230,6 @@ class Scorer:
             "transaction_id", "model_version", "feature_set_version", "is_shadow", "score",
             "threshold", "is_alert")}
         alert_rows: list[int] = []
-        alert_scores: list[float] = []
         for model in self.models.all:
             features = matrix[:, [column[n] for n in model.feature_names]]
             scores = np.clip(model.onnx.predict(features), 0.0, 1.0)
@@ -244,7 +243,6 @@ class Scorer:
             predictions["is_alert"] += decided.tolist()
             if not model.is_shadow:
                 alert_rows = np.flatnonzero(decided).tolist()
-                alert_scores = scores[decided].tolist()
                 champion_features = features
         conn.execute(self._sql["insert_predictions"], predictions)
         if not alert_rows:
@@ -255,8 +253,6 @@ class Scorer:
         conn.execute(self._sql["insert_alerts"], {
             "transaction_id": [ids[i] for i in alert_rows],
             "model_version": [champion.version] * len(alert_rows),
-            "score": alert_scores,
-            "threshold": [champion.threshold] * len(alert_rows),
             "reasons": [Jsonb(r) for r in reasons],
         })
         return len(alert_rows)

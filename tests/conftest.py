@@ -39,15 +39,36 @@ def embedded_settings(home: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    external = os.environ.get("PGFRAUD_TEST_DATABASE_URL")
-    if external:
-        yield external
+def test_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres | None]:
+    """The embedded cluster the session started (None with PGFRAUD_TEST_DATABASE_URL)."""
+    if os.environ.get("PGFRAUD_TEST_DATABASE_URL"):
+        yield None
         return
     cluster = EmbeddedPostgres(embedded_settings(tmp_path_factory.mktemp("pgfraud-home")))
     cluster.start()
-    yield cluster.url("postgres")
+    yield cluster
     cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(test_cluster: EmbeddedPostgres | None) -> str:
+    external = os.environ.get("PGFRAUD_TEST_DATABASE_URL")
+    if external or test_cluster is None:
+        assert external
+        return external
+    return test_cluster.url("postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_server_log(test_cluster: EmbeddedPostgres | None) -> Path | None:
+    """The test server's log file: the embedded cluster's, or PGFRAUD_TEST_SERVER_LOG for
+    an external server (None when neither is known)."""
+    if test_cluster is None:
+        external = os.environ.get("PGFRAUD_TEST_SERVER_LOG")
+        return Path(external) if external else None
+    data_dir = test_cluster.status().data_dir
+    assert data_dir is not None
+    return data_dir.parent / "postgres.log"
 
 
 def _create_database(admin_url: str, name: str, template: str | None = None) -> str:

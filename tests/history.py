@@ -1,6 +1,6 @@
 """Test data with history: simulated traffic in a database, labelled from ground truth.
 
-Labels live on prediction rows, so ``label_from_truth`` first gives every transaction a
+Labels are set through prediction rows, so ``label_from_truth`` first gives every transaction a
 prediction from a placeholder model (retired, never scored with) and then sets
 ``true_value`` from the truth schema, as an analyst who knows everything would.
 """
@@ -45,7 +45,7 @@ def label_from_truth(url: str, labeled_at: dt.datetime | None = None) -> int:
         assert row is not None
         version = int(row[0])
         conn.execute(
-            """insert into scoring.predictions (transaction_id, model_version,
+            """insert into scoring.scores (transaction_id, model_version,
                    feature_set_version, score, threshold, is_alert)
                select transaction_id, %s, 1, 0, 0.5, false from ingest.transactions""",
             (version,))

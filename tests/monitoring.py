@@ -3,8 +3,10 @@
 Ten days of simulated traffic: a champion and a weaker shadow model trained on the
 first three, then day by day the real scorer and simulated analysts (reviews after a
 day, chargebacks after three), so labels arrive on the event clock as they would; a
-few rejected CSV rows; then ``dbt build``. Label maturity is five days here (``VARS``),
-so the first days have matured metrics and the last ones do not.
+few rejected CSV rows; a CSV seeded with card numbers in every text field (stored
+rows, masked, and rejected rows, quarantined); then ``dbt build``. Label maturity is
+five days here (``VARS``), so the first days have matured metrics and the last ones do
+not. The card numbers let tests prove none is at rest anywhere the loop writes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Monitored:
     shadow: int
     dbt_state: Path     # dbt's target/ and logs/ for this database
     quarantined: int
+    seeded_csv: Path    # the imported file with card numbers in every text field
 
 
 def rejected_rows_csv(path: Path, count: int = 12) -> Path:
@@ -63,6 +66,46 @@ def rejected_rows_csv(path: Path, count: int = 12) -> Path:
                 case _:
                     record["merch_lat"] = "123.4"
             writer.writerow(record)
+    return path
+
+
+#: How a feed might write a card number into text: plain, grouped, glued to letters.
+CARD_LAYOUTS = (
+    "{pan}", "Shop {g4}", "ref{pan}", "{dots}", "{dashes} x", "pay:{pan}#", "AMEX {amex}",
+)
+SEEDED_VALID = 30
+SEEDED_INVALID = 6
+
+
+def _layouts(pan: str, n: int) -> str:
+    groups = [pan[i:i + 4] for i in range(0, len(pan), 4)]
+    text = CARD_LAYOUTS[n % len(CARD_LAYOUTS)]
+    return text.format(pan=pan, g4=" ".join(groups), dots=".".join(groups),
+                       dashes="-".join(groups), amex=f"{pan[:4]} {pan[4:10]} {pan[10:15]}")
+
+
+def seeded_card_numbers_csv(path: Path, start: dt.datetime) -> Path:
+    """A Kaggle-layout CSV with a card number in every text field of every row:
+    ``SEEDED_VALID`` rows pgfraud stores (merchant masked, trans_num tokenized, the
+    other fields dropped) and ``SEEDED_INVALID`` it quarantines (bad amount)."""
+    config = StreamConfig(seed=123, start=start, cards=40, merchants=30)
+    rows = [tx for tx, _ in itertools.islice(TransactionStream(config),
+                                             SEEDED_VALID + SEEDED_INVALID)]
+    clean = path.with_suffix(".clean.csv")
+    kaggle.write_rows(clean, rows)
+    with open(clean, newline="") as source, open(path, "w", newline="") as target:
+        reader = csv.DictReader(source)
+        writer = csv.DictWriter(target, fieldnames=list(reader.fieldnames or []))
+        writer.writeheader()
+        for number, (record, tx) in enumerate(zip(reader, rows, strict=True)):
+            pan = tx.pan
+            for field in ("merchant", "first", "last", "street", "city", "job", "trans_num"):
+                record[field] = _layouts(pan, number + len(field))
+            record["trans_num"] = f"ref{pan}-{number}"
+            if number >= SEEDED_VALID:
+                record["amt"] = f"{pan} dollars"
+            writer.writerow(record)
+    clean.unlink()
     return path
 
 
@@ -89,8 +132,13 @@ def populate(url: str, workdir: Path) -> Monitored:
     score_and_label(url)
     advance(url, 3, DAYS - 3)
     env = {**os.environ, "DATABASE_URL": url, "PGFRAUD_TOKEN_KEY": "k" * 32}
-    subprocess.run([PGFRAUD, "import", str(rejected_rows_csv(workdir / "rejected.csv"))],
-                   env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    seeded = seeded_card_numbers_csv(workdir / "seeded.csv",
+                                     START + dt.timedelta(days=DAYS - 1, hours=1))
+    for csv_file in (rejected_rows_csv(workdir / "rejected.csv"), seeded):
+        subprocess.run([PGFRAUD, "import", str(csv_file)], env=env, check=True,
+                       capture_output=True, stdin=subprocess.DEVNULL)
+    score_and_label(url)
     state = workdir / "dbt"
     analytics.build(url, state_dir=state, variables=VARS)
-    return Monitored(url, champion, shadow, state, quarantined=12)
+    return Monitored(url, champion, shadow, state, quarantined=12 + SEEDED_INVALID,
+                     seeded_csv=seeded)

@@ -11,12 +11,14 @@ import sqlalchemy.exc
 
 from scorer import __version__
 from scorer.cli.analytics import dbt, refresh
+from scorer.cli.clock import clock
 from scorer.cli.dashboards import dashboards
 from scorer.cli.db import db
 from scorer.cli.demo import demo
 from scorer.cli.features import features
 from scorer.cli.ingest import import_csv, produce
 from scorer.cli.labels import analysts, label, replay, retrain, review
+from scorer.cli.leaks import leaks
 from scorer.cli.migrate import migrate
 from scorer.cli.models import models, train
 from scorer.cli.report import report
@@ -52,6 +54,7 @@ cli.add_command(demo)
 cli.add_command(dashboards)
 cli.add_command(produce)
 cli.add_command(import_csv)
+cli.add_command(clock)
 cli.add_command(features)
 cli.add_command(train)
 cli.add_command(models)
@@ -60,6 +63,7 @@ cli.add_command(alerts)
 cli.add_command(dbt)
 cli.add_command(refresh)
 cli.add_command(report)
+cli.add_command(leaks)
 for command in (label, review, analysts, retrain, replay):
     cli.add_command(command)
 
@@ -83,7 +87,7 @@ def main() -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction,
-            psycopg.errors.UndefinedColumn) as exc:
+            psycopg.errors.UndefinedColumn, psycopg.errors.InvalidSchemaName) as exc:
         click.echo(f"error: the database schema is older than this pgfraud "
                    f"({str(exc).splitlines()[0]}); run `pgfraud migrate`", err=True)
         sys.exit(1)

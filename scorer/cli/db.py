@@ -135,7 +135,9 @@ def login(user: str, member_of: str, password_file: Path) -> None:
     if not password:
         raise PgfraudError(f"{password_file} is empty")
     with connect(autocommit=True) as conn:
-        exists = conn.execute("select from pg_roles where rolname = %s", (user,)).fetchone()
+        # fetchone() of a zero-column row is (), which is false: compare with None.
+        exists = conn.execute("select from pg_roles where rolname = %s",
+                              (user,)).fetchone() is not None
         verb = sql.SQL("alter role" if exists else "create role")
         # Utility statements take no bind parameters: the password goes in as a literal.
         conn.execute(sql.SQL("{} {} login password {}").format(

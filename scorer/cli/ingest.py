@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 import click
+import psycopg
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -18,15 +20,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from producer import kaggle
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor, IngestStats
-from producer.records import Rejection
 from producer.run import Limits, run, take
 from producer.stream import StreamConfig, TransactionStream
 from scorer.cli import params
-from scorer.db import connect, redact
+from scorer.db import connect, connect_patiently, redact
 from scorer.names import PRODUCER_ROLE
 
 console = Console(stderr=True)
@@ -85,15 +87,16 @@ def produce(seed: int, count: int | None, duration: float | None, span: float | 
                    f"to {to_csv}")
         return
     tokenizer = Tokenizer.from_settings()
-    with connect(role=PRODUCER_ROLE) as conn:
+    # A service: it waits for a database that is (re)starting, as it does mid-stream.
+    with connect_patiently(role=PRODUCER_ROLE) as conn:
         console.print(f"producing into {redact(conn.info.dsn)} as {PRODUCER_ROLE} "
                       f"(seed {seed}, from {config.start:%Y-%m-%d %H:%M} UTC)")
         started = time.monotonic()
         columns = (SpinnerColumn(), TextColumn("{task.description}"),
                    BarColumn() if count else TextColumn(""),
                    TextColumn("{task.completed:,.0f} tx"), TimeElapsedColumn())
-        with Ingestor(conn, source="stream", tokenizer=tokenizer,
-                      batch_size=batch_size) as ingestor, \
+        with Ingestor(conn, source="stream", tokenizer=tokenizer, batch_size=batch_size,
+                      reconnect=_reconnect) as ingestor, \
                 Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("producing", total=count)
 
@@ -116,44 +119,65 @@ def import_csv(csv_file: Path, batch_size: int) -> None:
     """Import a Kaggle-layout CSV (fraudTrain.csv / fraudTest.csv).
 
     Streams the file in constant memory. Card numbers are tokenized before they leave
-    this process; is_fraud goes to the truth schema only. Bad rows are quarantined in
-    ingest.quarantine with a reason; re-importing a file adds nothing; a row whose
-    trans_num is stored with a different payload is quarantined as a conflict.
+    this process (a card number in merchant or category text is masked; a trans_num
+    that is one is replaced by a keyed token); is_fraud goes to the truth schema only.
+
+    No row stops the import. Each row read is stored once or quarantined in
+    ingest.quarantine with a reason (docs/producer.md lists them: bad_encoding,
+    control_character, field_too_long, implausible_time, bad_amount, ...); re-importing
+    a file adds nothing; a row whose trans_num is stored with a different payload is
+    quarantined as a conflict. The summary's counts match the tables: stored = new rows
+    in ingest.transactions, new quarantine rows = new rows in ingest.quarantine.
+
+    If the database restarts, the import reconnects and sends the batch again (for up
+    to two minutes). Exit status: 0 when the file was read to the end, whether or not
+    rows were quarantined; 1 when the import could not finish (unreadable file, not the
+    Kaggle layout, database gone).
     """
     tokenizer = Tokenizer.from_settings()
     size = csv_file.stat().st_size
     started = time.monotonic()
-    with connect(role=PRODUCER_ROLE) as conn:
+    with connect(role=PRODUCER_ROLE) as conn:  # a wrong URL fails at once
         columns = (TextColumn("importing"), BarColumn(), DownloadColumn(),
                    TextColumn("{task.fields[rows]:,} rows"), TimeRemainingColumn())
-        with Ingestor(conn, source="csv", tokenizer=tokenizer,
-                      batch_size=batch_size) as ingestor, \
+        with Ingestor(conn, source="csv", tokenizer=tokenizer, batch_size=batch_size,
+                      reconnect=_reconnect) as ingestor, \
                 Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("import", total=size, rows=0)
             for rows, (parsed, raw) in enumerate(
                 kaggle.read_rows(csv_file, lambda n: progress.advance(task, n)), start=1
             ):
-                if isinstance(parsed, Rejection):
-                    ingestor.reject(parsed, raw, raw.get("trans_num"))
-                else:
-                    ingestor.add(parsed, raw)
+                ingestor.add_parsed(parsed, raw)
                 if rows % 5000 == 0:
                     progress.update(task, rows=rows)
     _summary(ingestor.stats, ingestor.stats.received, time.monotonic() - started)
+
+
+def _reconnect(timeout_s: float) -> psycopg.Connection[Any]:
+    return connect_patiently(role=PRODUCER_ROLE, timeout_s=timeout_s)
 
 
 def _summary(stats: IngestStats, rows: int, seconds: float,
              extra: dict[str, object] | None = None) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("rows read", f"{rows:,}")
-    table.add_row("stored", f"{stats.accepted:,}")
+    table.add_row("stored (new)", f"{stats.accepted:,}")
     table.add_row("already stored (re-sent)", f"{stats.duplicates:,}")
-    table.add_row("conflicts (quarantined)", f"{stats.conflicts:,}")
-    for reason, n in sorted(stats.rejected.items()):
-        table.add_row(f"rejected: {reason}", f"{n:,}")
-    if stats.rejected or stats.conflicts:
-        table.add_row("new quarantine rows", f"{stats.quarantined:,}")
+    table.add_row("quarantined", f"{stats.quarantined_rows:,}")
+    reasons = {**({"conflict": stats.conflicts} if stats.conflicts else {}), **stats.rejected}
+    for reason, n in sorted(reasons.items()):
+        table.add_row(Text(f"  {reason}"), f"{n:,}")
+    if stats.quarantined_rows:
+        table.add_row("new quarantine rows", f"{stats.quarantined:,} (a re-sent bad row is "
+                                             f"kept once)")
+    if stats.masked:
+        table.add_row("card numbers masked", f"{stats.masked:,} rows (merchant or category)")
+    if stats.tokenized_references:
+        table.add_row("trans_num tokenized", f"{stats.tokenized_references:,} rows "
+                                             f"(the trans_num was a card number)")
+    if stats.reconnects:
+        table.add_row("reconnects", f"{stats.reconnects:,} (batches sent again)")
     for key, value in (extra or {}).items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else Text(str(value)))
     table.add_row("time", f"{seconds:,.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
     Console().print(table)

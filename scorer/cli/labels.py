@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from scorer.cli import params
+from scorer.cli.output import plain
 from scorer.db import connect, database_url
 from scorer.names import ANALYST_ROLE, DRIFT_PSI_THRESHOLD, TRAINER_ROLE
 
@@ -94,8 +95,9 @@ def review(top: int, as_json: bool) -> None:
         recent = row["card_recent_transactions"] or []
         before = "; ".join(f"{float(r['amount']):,.0f} {r['category']}" for r in recent[:3])
         table.add_row(str(row["transaction_id"]), f"{row['transacted_at']:%m-%d %H:%M}",
-                      f"…{row['card_last4']}", f"{row['amount']:,.2f}",
-                      row["merchant"][:22], f"{row['score']:.3f}", why, before or "—")
+                      plain(f"…{row['card_last4']}"), f"{row['amount']:,.2f}",
+                      plain(row["merchant"][:22]), f"{row['score']:.3f}", plain(why),
+                      plain(before or "—"))
     out.print(table)
     out.print("label: pgfraud label TX fraud|legit  (or update scoring.predictions set "
               "true_value = … where transaction_id = TX)")
@@ -147,7 +149,8 @@ def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelt
               help="Train only if at least --min-labels new labels arrived since the last "
                    "training (otherwise: always train).")
 @click.option("--min-labels", default=500, show_default=True, type=click.IntRange(min=0),
-              help="With --auto: new label events needed.")
+              help="With --auto: transactions newly labelled (or relabelled) needed; a "
+                   "transaction counts once, notes do not count.")
 @click.option("--margin", default=0.0, show_default=True, type=float,
               help="Average-precision points the challenger must gain to be promoted.")
 @click.option("--label-delay", default="7d", show_default=True, callback=params.timedelta,
@@ -257,7 +260,7 @@ def _print_report(report: Any) -> None:
         history.add_row(at[:16], "bootstrap / existing", str(version), "", "")
     for decision in report.decisions:
         history.add_row("", decision.outcome, str(decision.champion or ""),
-                        str(decision.challenger or ""), decision.detail[:70])
+                        str(decision.challenger or ""), plain(decision.detail[:70]))
     out.print(history)
 
 

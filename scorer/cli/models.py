@@ -9,11 +9,13 @@ from typing import Any
 import click
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scorer import registry
 from scorer.cli import params
+from scorer.cli.output import plain, printable
 from scorer.db import connect, database_url
 from scorer.names import TRAINER_ROLE
 
@@ -255,8 +257,8 @@ def _print_card(info: dict[str, Any], history: list[dict[str, Any]]) -> None:
     parity = metrics.get("parity", {})
     header.add_row("ONNX", f"{info['onnx_size']:,} bytes, sha256 {info['onnx_sha256'][:16]}…, "
                    f"max |LightGBM - ONNX| {parity.get('max_abs_diff', float('nan')):.1e}")
-    header.add_row("created", f"{info['created_at']:%Y-%m-%d %H:%M:%S %Z} by "
-                   f"{info['created_by'] or '?'}")
+    header.add_row("created", plain(f"{info['created_at']:%Y-%m-%d %H:%M:%S %Z} by "
+                                    f"{info['created_by'] or '?'}"))
     out.print(header)
 
     table = Table(title="validation metrics", title_justify="left")
@@ -284,7 +286,7 @@ def _print_card(info: dict[str, Any], history: list[dict[str, Any]]) -> None:
         bars.add_column(justify="right")
         top = importance[0][1] or 1.0
         for name, share in importance:
-            bars.add_row(name, "█" * max(1, round(30 * share / top)), f"{share:.1%}")
+            bars.add_row(plain(name), "█" * max(1, round(30 * share / top)), f"{share:.1%}")
         out.print(bars)
     if history:
         _print_events(history)
@@ -299,13 +301,13 @@ def _print_events(history: list[dict[str, Any]]) -> None:
         change = (f"{event['old_status']} → {event['new_status']}" if event["old_status"]
                   else event["new_status"])
         table.add_row(f"{event['at']:%Y-%m-%d %H:%M:%S}", str(event["model_version"]),
-                      event["action"], change, event["by"])
+                      plain(event["action"]), plain(change), plain(event["by"]))
     out.print(table)
 
 
 def _status(status: str) -> str:
     return {"champion": "[bold green]champion[/]", "shadow": "[cyan]shadow[/]",
-            "retired": "[dim]retired[/]"}.get(status, status)
+            "retired": "[dim]retired[/]"}.get(status, escape(printable(status)))
 
 
 def _num(value: Any, digits: int = 4) -> str:

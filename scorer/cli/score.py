@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from scorer.cli.output import printable
 from scorer.db import connect, database_url, redact
 from scorer.names import ALERT_CHANNEL, ANALYST_ROLE, SCORER_ROLE
 from scorer.workers import Counters, Pool, WorkerOptions, stop_on_signals
@@ -144,8 +145,9 @@ def alerts() -> None:
 @click.option("--last", default=10, show_default=True, type=click.IntRange(min=0),
               help="Print this many recent alerts first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--count", type=click.IntRange(min=1),
-              help="Exit after this many live alerts [default: run until Ctrl-C].")
+@click.option("--count", type=click.IntRange(min=0),
+              help="Exit after this many live alerts (0: print the last ones and exit) "
+                   "[default: run until Ctrl-C].")
 def tail(last: int, as_json: bool, count: int | None) -> None:
     """Print alerts as they are raised (LISTEN fraud_alert), after the last few stored.
 
@@ -161,10 +163,11 @@ def tail(last: int, as_json: bool, count: int | None) -> None:
         reasons = ", ".join(
             f"{r['feature']}={_value(r['value'])} (+{r['contribution']:.2f})"
             for r in payload.get("reasons") or [])
-        click.echo(f"{payload['transacted_at'][:19].replace('T', ' ')}  "
-                   f"tx {payload['transaction_id']}  card …{payload['card_last4']}  "
-                   f"{float(payload['amount']):>9,.2f}  {payload['merchant'][:28]:<28}  "
-                   f"score {payload['score']:.3f} ≥ {payload['threshold']:.3f}  {reasons}")
+        click.echo(printable(
+            f"{payload['transacted_at'][:19].replace('T', ' ')}  "
+            f"tx {payload['transaction_id']}  card …{payload['card_last4']}  "
+            f"{float(payload['amount']):>9,.2f}  {payload['merchant'][:28]:<28}  "
+            f"score {payload['score']:.3f} ≥ {payload['threshold']:.3f}  {reasons}"))
 
     with connect(role=ANALYST_ROLE, autocommit=True) as conn:
         for payload in alert_payloads(conn, last):

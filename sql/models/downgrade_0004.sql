@@ -13,6 +13,7 @@ drop view features.model_input_v1;
 drop table features.categories;
 
 -- As in 0001's downgrade: a role still holding privileges in another database stays.
+revoke all on all tables in schema ingest, features, scoring, ml from pgfraud_trainer;
 revoke usage on schema ingest, features, scoring, ml from pgfraud_trainer;
 do $$
 begin

@@ -5,30 +5,21 @@
 select (select count(*) from ingest.transactions) as transactions,
        (select count(*) from scoring.predictions where not is_shadow) as scored,
        (select count(*) from scoring.alerts) as alerts,
-       (select count(*) from scoring.label_events) as label_events;
+       (select count(*) from scoring.labels where true_value is not null) as labelled;
 
 -- name: event_clock
 select max_transacted_at from ingest.event_clock;
 
 -- name: summary
--- The champion's decisions against each transaction's current label (its latest label
--- event), and the latency of what was scored since %(since)s.
+-- The champion's decisions against each transaction's current label, and the latency
+-- of what was scored since %(since)s.
 with
-
-labels as (
-
-    select distinct on (transaction_id) transaction_id, new_value as is_fraud
-    from scoring.label_events
-    order by transaction_id, label_event_id desc
-
-),
 
 champion as (
 
-    select p.is_alert, p.latency_ms, p.scored_at, labels.is_fraud
-    from scoring.predictions as p
-    left join labels using (transaction_id)
-    where not p.is_shadow
+    select is_alert, latency_ms, scored_at, true_value as is_fraud
+    from scoring.predictions
+    where not is_shadow
 
 )
 

@@ -12,7 +12,8 @@ copy ingest.staged_quarantine (batch_id, trans_num, reason, detail, raw_payload,
 from stdin
 
 -- name: accept_batch
-select accepted, duplicates, conflicts, quarantined from ingest.accept_batch(%(batch_id)s)
+select accepted, duplicates, conflicts, refused, quarantined
+from ingest.accept_batch(%(batch_id)s)
 
 -- name: insert_incident
 insert into truth.fraud_incidents (incident_id, scenario, card_token, merchant, started_at, detail)

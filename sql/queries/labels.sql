@@ -2,12 +2,11 @@
 
 -- name: resolve
 -- Requested keys (a trans_num, else a transaction id) to transaction ids, with whether
--- the transaction has been scored (labels live on prediction rows) and its current label.
+-- the transaction has been scored (labels are set through scoring.predictions) and its
+-- current label.
 select r.ordinal, t.transaction_id,
        exists (select from scoring.predictions p where p.transaction_id = t.transaction_id),
-       (select p.true_value from scoring.predictions p
-        where p.transaction_id = t.transaction_id
-        order by p.is_shadow, p.prediction_id limit 1)
+       (select l.true_value from scoring.labels l where l.transaction_id = t.transaction_id)
 from unnest(%(keys)s::text[]) with ordinality as r (key, ordinal)
 left join lateral (
     select x.transaction_id from ingest.transactions as x where x.trans_num = r.key
@@ -19,8 +18,8 @@ left join lateral (
 order by r.ordinal;
 
 -- name: apply
--- One label per transaction, on every prediction row of it (champion and shadows); the
--- triggers stamp labeled_at / labeled_by and append to scoring.label_events.
+-- One label per transaction: scoring.write_label applies the first row of each
+-- transaction (stamped, audited) and finds the others already so.
 update scoring.predictions as p
 set true_value = r.value,
     label_note = coalesce(r.note, p.label_note)
@@ -48,11 +47,11 @@ candidates as (
            f.trans_num is not null as is_fraud,
            (hashtextextended(p.transaction_id::text, %(seed)s) & 1048575) / 1048576.0
                < %(coverage)s as sampled
-    from scoring.predictions as p
+    from scoring.scores as p
     join ingest.transactions as t using (transaction_id)
     left join truth.fraud_transactions as f using (trans_num)
-    where not p.is_shadow and p.true_value is null   -- predictions_unlabelled_idx
-      and not exists (select from scoring.predictions l
+    where not p.is_shadow
+      and not exists (select from scoring.labels l
                       where l.transaction_id = p.transaction_id and l.true_value is not null)
 )
 select c.transaction_id, c.is_fraud,

@@ -33,15 +33,14 @@ where m.transacted_at >= %(from)s and m.transacted_at <= %(to)s
 order by m.transacted_at, m.transaction_id;
 
 -- name: register_model
-insert into ml.models (onnx_model, onnx_sha256, lightgbm_model, feature_names,
-                       feature_set_version, threshold, trained_from, trained_to,
-                       label_cutoff_at, metrics, reference_distributions,
-                       feature_importance, note)
-values (%(onnx_model)s, %(onnx_sha256)s, %(lightgbm_model)s, %(feature_names)s,
-        %(feature_set_version)s, %(threshold)s, %(trained_from)s, %(trained_to)s,
-        %(label_cutoff_at)s, %(metrics)s, %(reference_distributions)s,
-        %(feature_importance)s, %(note)s)
-returning model_version;
+-- Status 'candidate' and the ONNX hash are set by the function, not by the caller.
+select ml.register_model(
+    p_onnx_model => %(onnx_model)s, p_lightgbm_model => %(lightgbm_model)s,
+    p_feature_names => %(feature_names)s, p_feature_set_version => %(feature_set_version)s,
+    p_threshold => %(threshold)s, p_trained_from => %(trained_from)s,
+    p_trained_to => %(trained_to)s, p_label_cutoff_at => %(label_cutoff_at)s,
+    p_metrics => %(metrics)s, p_reference_distributions => %(reference_distributions)s,
+    p_feature_importance => %(feature_importance)s, p_note => %(note)s);
 
 -- name: record_training_run
 insert into ml.training_runs (mode, outcome, model_version, label_cutoff_at, train_from,
@@ -55,7 +54,7 @@ values (%(mode)s, %(outcome)s, %(model_version)s, %(label_cutoff_at)s, %(train_f
 returning training_run_id;
 
 -- name: link_training_run
-update ml.models set training_run_id = %(training_run_id)s where model_version = %(model_version)s;
+select ml.link_training_run(%(training_run_id)s);
 
 -- name: list_models
 select m.model_version, m.status, m.created_at, m.promoted_at, m.trained_from, m.trained_to,

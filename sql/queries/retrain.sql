@@ -1,9 +1,11 @@
 -- Queries of retraining decisions and the replay (scorer/retrain.py, scorer/replay.py).
 
 -- name: new_labels
--- Label events that arrived after the last training on labels, by the cutoff.
-select count(*) from scoring.label_events
-where labeled_at <= %(cutoff)s
+-- Transactions labelled (a value set or changed; notes do not count) after the last
+-- training on labels, by the cutoff.
+select count(distinct transaction_id) from scoring.label_events
+where new_value is not null and new_value is distinct from old_value
+  and labeled_at <= %(cutoff)s
   and labeled_at > coalesce((select max(label_cutoff_at) from ml.training_runs
                              where mode = 'labels' and label_cutoff_at <= %(cutoff)s),
                             '-infinity');
@@ -30,6 +32,10 @@ returning retrain_decision_id;
 select feature, psi, observations from ml.feature_drift(%(model)s::integer, %(from)s, %(to)s)
 order by psi desc limit 1;
 
+-- name: event_time_bounds
+-- The event times ingest accepts for a historical file (ingest.event_time_policy).
+select earliest_event_at, now() + max_ahead from ingest.event_time_policy;
+
 -- name: replay_outcomes
 -- Champion decisions on replayed transactions against the file's is_fraud (owner).
 select extract(epoch from t.transacted_at)::float8, t.card_token, p.score, p.is_alert,
@@ -44,4 +50,4 @@ order by t.transacted_at, t.transaction_id;
 -- Bulk loading outruns autovacuum's ANALYZE; without statistics the planner picks
 -- nested loops for the claim and label queries. Used by replay and the demo.
 analyze ingest.transactions, features.transaction_features, scoring.pending,
-        scoring.predictions, scoring.label_events;
+        scoring.scores, scoring.labels, scoring.label_events;

@@ -34,9 +34,11 @@ order by c.transaction_id;
 
 -- name: insert_predictions
 -- latency_ms: from the start of the ingest transaction (ingested_at) to this insert, a
--- moment before the prediction commits.
-insert into scoring.predictions (transaction_id, model_version, feature_set_version,
-                                 is_shadow, score, threshold, is_alert, latency_ms)
+-- moment before the prediction commits. A (transaction, model) already scored (a row
+-- some other writer put there) is kept as it is: one score per model, and a row nobody
+-- expected can never block the queue.
+insert into scoring.scores (transaction_id, model_version, feature_set_version,
+                            is_shadow, score, threshold, is_alert, latency_ms)
 select p.transaction_id, p.model_version, p.feature_set_version, p.is_shadow, p.score,
        p.threshold, p.is_alert,
        greatest(extract(epoch from clock_timestamp() - t.ingested_at) * 1000, 0)
@@ -45,19 +47,25 @@ from unnest(%(transaction_id)s::bigint[], %(model_version)s::integer[],
             %(score)s::float8[], %(threshold)s::float8[], %(is_alert)s::boolean[])
      as p (transaction_id, model_version, feature_set_version, is_shadow, score, threshold,
            is_alert)
-join ingest.transactions as t using (transaction_id);
+join ingest.transactions as t using (transaction_id)
+on conflict (transaction_id, model_version) do nothing;
 
 -- name: insert_alerts
--- One NOTIFY fraud_alert per alert, delivered when the batch commits.
+-- One NOTIFY fraud_alert per alert, delivered when the batch commits. An alert follows
+-- the stored champion decision (scores are never replaced, see insert_predictions).
 with inserted as (
     insert into scoring.alerts (transaction_id, model_version, score, threshold, card_last4,
                                 amount, merchant, category, transacted_at, reasons)
-    select a.transaction_id, a.model_version, a.score, a.threshold, t.card_last4, t.amount,
+    select a.transaction_id, a.model_version, s.score, s.threshold, t.card_last4, t.amount,
            t.merchant, t.category, t.transacted_at, a.reasons
     from unnest(%(transaction_id)s::bigint[], %(model_version)s::integer[],
-                %(score)s::float8[], %(threshold)s::float8[], %(reasons)s::jsonb[])
-         as a (transaction_id, model_version, score, threshold, reasons)
-    join ingest.transactions as t using (transaction_id)
+                %(reasons)s::jsonb[])
+         as a (transaction_id, model_version, reasons)
+    join scoring.scores as s
+      on s.transaction_id = a.transaction_id and s.model_version = a.model_version
+         and s.is_alert
+    join ingest.transactions as t on t.transaction_id = a.transaction_id
+    on conflict (transaction_id) do nothing
     returning alerts as alert
 )
 select pg_notify('fraud_alert', scoring.alert_json(alert)::text)

@@ -140,3 +140,61 @@ def test_an_external_database_needs_a_shared_token_key(db_url: str) -> None:
     result = run("produce", "--count", "10", env=base_env(DATABASE_URL=db_url), check=False)
     assert result.returncode == 1
     assert "PGFRAUD_TOKEN_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_db_login_creates_then_rotates_the_password(db_url: str, tmp_path: Path) -> None:
+    """Idempotent: a compose restart with a kept volume runs it again; a new secret file
+    rotates the password (it used to fail with DuplicateObject)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    env = base_env(DATABASE_URL=db_url)
+    secret = tmp_path / "secret"
+    secret.write_text("first-password-123\n")
+    created = run("db", "login", "grafana_test", "--role", "pgfraud_reader",
+                  "--password-file", str(secret), env=env)
+    assert "created" in created.stdout
+    secret.write_text("second-password-456\n")
+    again = run("db", "login", "grafana_test", "--role", "pgfraud_reader",
+                "--password-file", str(secret), env=env)
+    assert "updated" in again.stdout
+
+    params = conninfo_to_dict(db_url)
+    for password, works in (("second-password-456", True), ("first-password-123", False)):
+        url = make_conninfo("", **{**params, "user": "grafana_test", "password": password})
+        if works:
+            with psycopg.connect(url) as conn:
+                row = conn.execute("select pg_has_role('pgfraud_reader', 'member')").fetchone()
+            assert row == (True,)
+        else:
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(url).close()
+
+
+def test_database_text_is_printed_as_plain_text(db_url: str, tmp_path: Path) -> None:
+    """A merchant written as rich markup used to crash `pgfraud review`; an escape sequence
+    would have reached the terminal."""
+    import psycopg
+
+    env = base_env(DATABASE_URL=db_url, PGFRAUD_TOKEN_KEY="k" * 32, COLUMNS="200")
+    with psycopg.connect(db_url) as conn:
+        ((tx,),) = conn.execute(
+            "insert into ingest.transactions (trans_num, transacted_at, card_token, card_last4,"
+            " amount, merchant, category, merchant_lat, merchant_long, payload_sha256, source)"
+            " values ('markup-1', now(), repeat('b', 64), '4242', 5, "
+            " 'Shop [/bold] [red]x\x1b[2J', 'misc_net', 1, 1, repeat('c', 64), 'stream')"
+            " returning transaction_id")
+        ((model,),) = conn.execute(
+            "insert into ml.models (onnx_model, onnx_sha256, feature_names, "
+            "feature_set_version, threshold) values ('\\x00', repeat('d', 64), "
+            "array['amount'], 1, 0.5) returning model_version")
+        conn.execute("insert into scoring.alerts (transaction_id, model_version, score, "
+                     "threshold, card_last4, amount, merchant, category, transacted_at) "
+                     "select transaction_id, %s, 0.9, 0.5, card_last4, amount, merchant, "
+                     "category, transacted_at from ingest.transactions "
+                     "where transaction_id = %s", (model, tx))
+    shown = run("review", env=env)
+    assert "Shop [/bold] [red]x\\x1b[2J"[:22] in shown.stdout
+    assert "\x1b[2J" not in shown.stdout
+    tail = run("alerts", "tail", "--last", "1", "--count", "0", env=env)
+    assert "Shop [/bold] [red]x\\x1b[2J" in tail.stdout and "\x1b" not in tail.stdout

@@ -52,7 +52,7 @@ plan_strategy = st.lists(
 
 def reset(conn: psycopg.Connection[Any]) -> int:
     conn.execute("truncate ingest.transactions, features.transaction_features, "
-                 "scoring.label_events, scoring.predictions, ml.models cascade")
+                 "scoring.label_events, scoring.labels, scoring.scores, ml.models cascade")
     conn.execute("update ingest.event_clock set max_transacted_at = '-infinity'")
     model = conn.execute(
         "insert into ml.models (onnx_model, onnx_sha256, feature_names, feature_set_version,"
@@ -90,7 +90,7 @@ def label(conn: psycopg.Connection[Any], model: int, pick: int, value: bool | No
     ids = [r[0] for r in conn.execute(
         "select transaction_id from ingest.transactions order by 1")]
     tx = ids[pick % len(ids)]
-    conn.execute("insert into scoring.predictions (transaction_id, model_version,"
+    conn.execute("insert into scoring.scores (transaction_id, model_version,"
                  " feature_set_version, score, threshold, is_alert) values (%s, %s, 1, 0.5,"
                  " 0.5, true) on conflict do nothing", (tx, model))
     if at is None:  # an analyst: stamped now(), then clamped to the event clock

@@ -54,38 +54,45 @@ def db(databases: Databases, scored: str) -> str:
 
 
 def test_audit_rows_are_exact_for_1000_random_edits(db: str) -> None:
+    """One audit row per change of value or note, none for an edit that changes nothing."""
     with psycopg.connect(db) as conn:
         ids = [i for (i,) in conn.execute("select transaction_id from scoring.predictions "
                                           "order by 1 limit 200")]
     rng = random.Random(3)
-    expected: list[tuple[int, bool | None, bool | None]] = []
-    state: dict[int, bool | None] = dict.fromkeys(ids)
+    expected: list[tuple[int, bool | None, bool | None, str | None, str | None]] = []
+    state: dict[int, tuple[bool | None, str | None]] = dict.fromkeys(ids, (None, None))
     with connect(db, role=ANALYST_ROLE) as conn:
         for _ in range(1000):
             tx = rng.choice(ids)
             value = rng.choice([True, False, None])
+            note = rng.choice([None, "chargeback", "cardholder called"])
             conn.execute("update scoring.predictions set true_value = %s, label_note = %s "
-                         "where transaction_id = %s", (value, f"edit {len(expected)}", tx))
-            if state[tx] is not value:
-                expected.append((tx, state[tx], value))
-                state[tx] = value
+                         "where transaction_id = %s", (value, note, tx))
+            if state[tx] != (value, note):
+                expected.append((tx, state[tx][0], value, state[tx][1], note))
+                state[tx] = (value, note)
             conn.commit()
         user = conn.execute("select session_user").fetchone()
     with psycopg.connect(db) as conn:
         events = conn.execute(
-            "select transaction_id, old_value, new_value, labeled_by, labeled_at "
-            "from scoring.label_events order by label_event_id").fetchall()
-        current: dict[int, bool | None] = dict(conn.execute(
-            "select transaction_id, true_value from scoring.predictions "
-            "where transaction_id = any(%s)", (ids,)).fetchall())
-    assert [(e[0], e[1], e[2]) for e in events] == expected
-    assert user is not None and all(e[3] == user[0] for e in events)
-    assert all(e[4] is not None for e in events)
+            "select transaction_id, old_value, new_value, old_note, label_note, labeled_by, "
+            "labeled_at, recorded_by from scoring.label_events order by label_event_id"
+        ).fetchall()
+        current = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "select transaction_id, true_value, label_note from scoring.predictions "
+            "where transaction_id = any(%s)", (ids,)).fetchall()}
+    assert [e[:5] for e in events] == expected
+    assert len(expected) < 1000  # some edits changed nothing, and left no row
+    assert user is not None and all(e[5] == e[7] == user[0] for e in events)
+    assert all(e[6] is not None for e in events)
     assert current == state
     # The audit trail cannot be rewritten by the analyst.
     with connect(db, role=ANALYST_ROLE) as conn:
         for statement in ("update scoring.label_events set new_value = null",
                           "delete from scoring.label_events",
+                          "update scoring.labels set true_value = true",
+                          "insert into scoring.labels (transaction_id, updated_at) "
+                          "values (1, now())",
                           "update scoring.predictions set labeled_at = now()",
                           "update scoring.predictions set score = 0"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

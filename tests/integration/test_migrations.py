@@ -12,7 +12,12 @@ SCHEMAS = ["analytics", "features", "ingest", "ml", "scoring", "truth"]
 # indexes, functions, triggers, grants and default privileges.
 SNAPSHOT_QUERIES = {
     "relations": """
-        select n.nspname, c.relname, c.relkind, coalesce(c.relacl::text, '')
+        select n.nspname, c.relname, c.relkind,
+               -- grants to others, in a stable order (an owner-only ACL equals NULL)
+               coalesce((select string_agg(a.item, ',' order by a.item)
+                         from (select e.grantee, e.grantee::regrole || ':' || e.privilege_type
+                               from aclexplode(c.relacl) as e) as a (grantee, item)
+                         where a.grantee <> c.relowner), '')
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any(%(schemas)s) order by 1, 2""",
     "columns": """
@@ -33,7 +38,13 @@ SNAPSHOT_QUERIES = {
         select schemaname, indexname, indexdef from pg_indexes
         where schemaname = any(%(schemas)s) order by 1, 2""",
     "functions": """
-        select n.nspname, p.proname, pg_get_functiondef(p.oid)
+        select n.nspname, p.proname, pg_get_functiondef(p.oid),
+               -- who may execute it (PUBLIC included), in a stable order
+               coalesce((select string_agg(a.item, ',' order by a.item)
+                         from (select e.grantee::regrole || ':' || e.privilege_type
+                               from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner)))
+                                    as e
+                               where e.grantee <> p.proowner) as a (item)), '')
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where n.nspname = any(%(schemas)s) order by 1, 2""",
     "triggers": """
@@ -88,6 +99,22 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_db_url: str) -> None:
     assert snapshot(empty_db_url) == first
 
 
+def test_each_downgrade_restores_the_revision_before(empty_db_url: str) -> None:
+    """Downgrading a revision gives exactly the catalog of upgrading to the one before."""
+    revisions = [f"{n:04d}" for n in range(1, int(migrate.head_revision()) + 1)]
+    expected = {}
+    for revision in revisions:
+        migrate.upgrade(empty_db_url, revision)
+        expected[revision] = snapshot(empty_db_url)
+    for revision in reversed(revisions[:-1]):
+        migrate.downgrade(empty_db_url, revision)
+        after = snapshot(empty_db_url)
+        for name, rows in expected[revision].items():
+            assert after[name] == rows, (
+                f"downgrade to {revision}, {name}: only after {set(after[name]) - set(rows)}; "
+                f"only before {set(rows) - set(after[name])}")
+
+
 def test_upgrade_is_idempotent(db_url: str) -> None:
     before = snapshot(db_url)
     migrate.upgrade(db_url)
@@ -101,6 +128,6 @@ def test_downgrade_keeps_roles_other_databases_still_use(empty_db_url: str, db_u
     migrate.downgrade(empty_db_url, "base")
     with psycopg.connect(db_url) as conn:
         row = conn.execute(
-            "select has_table_privilege('pgfraud_scorer', 'scoring.predictions', 'INSERT')"
+            "select has_any_column_privilege('pgfraud_scorer', 'scoring.scores', 'INSERT')"
         ).fetchone()
     assert row == (True,)

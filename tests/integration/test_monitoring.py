@@ -26,7 +26,7 @@ from scorer.metrics import card_precision_at_k
 from scorer.names import READER_ROLE
 from tests.conftest import Databases
 from tests.history import START
-from tests.monitoring import DAYS, VARS, Monitored, advance
+from tests.monitoring import DAYS, SEEDED_INVALID, VARS, Monitored, advance
 from tests.reference_metrics import psi
 
 MARTS = ("fct_daily_model_performance", "fct_daily_feature_drift",
@@ -155,9 +155,9 @@ def test_data_tests_catch_bad_rows(databases: Databases, monitored: Monitored,
                                    tmp_path: Path) -> None:
     url = databases.clone(monitored.url)
     with psycopg.connect(url) as conn:
-        conn.execute("alter table scoring.predictions drop constraint predictions_score_check")
-        conn.execute("update scoring.predictions set score = 1.5 "
-                     "where prediction_id = (select min(prediction_id) from scoring.predictions)")
+        conn.execute("alter table scoring.scores drop constraint scores_score_check")
+        conn.execute("update scoring.scores set score = 1.5 "
+                     "where prediction_id = (select min(prediction_id) from scoring.scores)")
     with pytest.raises(PgfraudError, match="accepted_range_stg_predictions_score"):
         analytics.build(url, state_dir=tmp_path, variables=VARS)
 
@@ -186,7 +186,7 @@ def test_metrics_with_ties_and_relabels_equal_sklearn(databases: Databases,
     url = databases.clone(monitored.url)
     with psycopg.connect(url) as conn:
         # Coarse scores: many ties within every day and model.
-        conn.execute("update scoring.predictions set score = round(score::numeric, 2)")
+        conn.execute("update scoring.scores set score = round(score::numeric, 2)")
         # Relabels: flip some labels, then withdraw a few; each adds a label event, out
         # of order with the transactions' times.
         conn.execute("update scoring.predictions set true_value = not true_value "
@@ -288,8 +288,9 @@ def test_label_backlog_and_quarantine(monitored: Monitored) -> None:
     ordered = sorted(backlog, key=lambda r: r["day"])
     newest = [r for r in ordered if r["alerts"]][-1]
     assert ordered[0]["unreviewed_alerts"] == 0 and newest["unreviewed_alerts"] > 0
+    # 12 rejected rows, a third each way, and the card-number file's invalid rows.
     assert {r["reason"]: r["n"] for r in quarantine} == {
-        "bad_amount": 4, "missing_field": 4, "bad_coordinates": 4}
+        "bad_amount": 4 + SEEDED_INVALID, "missing_field": 4, "bad_coordinates": 4}
 
 
 def test_incremental_builds_equal_a_full_refresh(databases: Databases, monitored: Monitored,
