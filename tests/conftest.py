@@ -50,6 +50,18 @@ def test_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedP
     cluster.destroy()
 
 
+@pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A started cluster of its own, so restarting it disturbs no other test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    tmp_path.chmod(0o755)
+    cluster = EmbeddedPostgres(embedded_settings(home / ".pgfraud"))
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url(test_cluster: EmbeddedPostgres | None) -> str:
     external = os.environ.get("PGFRAUD_TEST_DATABASE_URL")

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from scorer.migrate import upgrade
 from scorer.names import ALERT_CHANNEL, TRAINER_ROLE
 from scorer.onnx_model import OnnxModel
 from scorer.scoring import Scorer
-from tests.conftest import Databases, embedded_settings
+from tests.conftest import Databases
 from tests.history import produce, quick_model
 
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
@@ -266,18 +266,6 @@ def test_kill_minus_nine_at_random_moments(databases: Databases, traffic: str) -
 
 def _progressed(url: str, before: int, process: subprocess.Popen[str]) -> bool:
     return coverage(url)[1] > before or process.poll() is not None
-
-
-@pytest.fixture
-def private_cluster(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A cluster of its own, so restarting it disturbs no other test."""
-    home = tmp_path / "home"
-    home.mkdir()
-    tmp_path.chmod(0o755)
-    cluster = EmbeddedPostgres(embedded_settings(home / ".pgfraud"))
-    cluster.start()
-    yield cluster
-    cluster.destroy()
 
 
 def test_postgres_restart_mid_run(private_cluster: EmbeddedPostgres) -> None:

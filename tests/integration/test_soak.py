@@ -8,36 +8,21 @@ one champion prediction each, nothing scored twice, nothing left queued or quara
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from benchmarks.bench_soak import Plan, prepare, soak
 from scorer.embedded import EmbeddedPostgres
-from tests.conftest import embedded_settings
 
 #: A 40 s stream: room for 2 restarts and 3 scorer start-ups (each kill waits for the new
 #: scorer's first commit, ~6 s here), and the whole test stays under a minute.
 PLAN = Plan(transactions=5_000, rate=125, kills=3, restarts=2, cards=300, merchants=60)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A cluster of its own, so restarting it disturbs no other test."""
-    home = tmp_path / "home"
-    home.mkdir()
-    tmp_path.chmod(0o755)
-    cluster = EmbeddedPostgres(embedded_settings(home / ".pgfraud"))
-    yield cluster
-    cluster.destroy()
-
-
 def test_stream_through_kills_and_restarts_stores_and_scores_each_once(
-        cluster: EmbeddedPostgres, tmp_path: Path) -> None:
+        private_cluster: EmbeddedPostgres, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
-    outcome = soak(cluster, prepare(cluster), PLAN, logs)
+    outcome = soak(private_cluster, prepare(private_cluster), PLAN, logs)
     assert outcome.audit.broken() == {}, f"subprocess logs in {logs}"
     assert outcome.audit.stored == outcome.producer.rows_read == PLAN.transactions
     assert outcome.faults.kills == PLAN.kills
