@@ -55,7 +55,7 @@ def _count(conn: psycopg.Connection[Any], query: str) -> int:
 
 
 def _reset(conn: psycopg.Connection[Any]) -> None:
-    conn.execute("truncate scoring.predictions, scoring.alerts, scoring.pending")
+    conn.execute("truncate scoring.scores, scoring.labels, scoring.alerts, scoring.pending")
     conn.commit()
 
 

@@ -46,8 +46,6 @@ Row = tuple[CardTransaction | Rejection, dict[str, str]]
 #: the same size (its default, 128 KiB, raised an exception that stopped the import).
 MAX_LINE_CHARS = 1 << 20
 _AMOUNT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
-_FLOAT = re.compile(r"[-+]?[0-9]{1,20}(?:\.[0-9]{0,20})?(?:[eE][-+]?[0-9]{1,3})?")
-_COUNT = re.compile(r"[0-9]{1,10}")
 
 
 class _CountingReader(io.RawIOBase):
@@ -118,25 +116,25 @@ class _Lines:
     cut there (``cut`` is set) and the rest of it is read and dropped."""
 
     def __init__(self, text: io.TextIOBase) -> None:
-        self._text = text
+        self._readline = text.readline
         self.cut = False
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = self._text.readline(MAX_LINE_CHARS)
-        if not line:
+        line = self._readline(MAX_LINE_CHARS)
+        if len(line) < MAX_LINE_CHARS or line.endswith(("\n", "\r")):
+            if line:
+                return line
             raise StopIteration
-        if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
-            self.cut = True
-            rest = line
-            while rest and not rest.endswith(("\n", "\r")):
-                rest = self._text.readline(MAX_LINE_CHARS)
-            # The start of the line, for the rejection; without quotes, so a quote the cut
-            # left open cannot swallow the lines after it.
-            return line[:1024].replace('"', "") + "\n"
-        return line
+        self.cut = True
+        rest = line
+        while rest and not rest.endswith(("\n", "\r")):
+            rest = self._readline(MAX_LINE_CHARS)
+        # The start of the line, for the rejection; without quotes, so a quote the cut
+        # left open cannot swallow the lines after it.
+        return line[:1024].replace('"', "") + "\n"
 
 
 def _check_header(path: Path, header: list[str] | None) -> list[str]:
@@ -201,17 +199,17 @@ def parse(fields: dict[str, str]) -> CardTransaction | Rejection:
 
 
 def _float(value: str) -> float:
-    """A plain ASCII decimal (``float`` alone takes ``nan``, ``1_0`` and other scripts'
-    digits)."""
-    value = value.strip()
-    if not _FLOAT.fullmatch(value):
+    """An ASCII number: ``float`` alone also takes ``1_0`` and other scripts' digits
+    (``nan``, ``inf`` and out-of-range values pass here and fail the range checks)."""
+    if not value.isascii() or "_" in value:
         raise ValueError(f"{value[:64]!r} is not a plain decimal number")
     return float(value)
 
 
 def _int(value: str) -> int:
+    """At most 10 ASCII digits (``int`` alone takes ``1_0``, signs and other scripts)."""
     value = value.strip()
-    if not _COUNT.fullmatch(value):
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise ValueError(f"{value[:64]!r} is not a plain whole number")
     return int(value)
 

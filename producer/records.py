@@ -26,6 +26,7 @@ from producer.cards import pan_problem
 
 #: numeric(12, 2): at most 10 digits before the point.
 MAX_AMOUNT = Decimal("9999999999.99")
+_TOO_LARGE = Decimal("1e11")
 CENT = Decimal("0.01")
 #: Longest text accepted per field (characters); the database checks the same limits.
 MAX_TEXT = {"trans_num": 128, "merchant": 256, "category": 64}
@@ -33,6 +34,8 @@ MAX_TEXT = {"trans_num": 128, "merchant": 256, "category": 64}
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 #: Lone surrogates: bytes that were not UTF-8, kept by the reader's surrogateescape.
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
+#: Either kind: one search answers for almost every value.
+_SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
 #: The earliest birth date that makes sense for a cardholder.
 EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
@@ -90,7 +93,9 @@ def problem(tx: CardTransaction) -> Rejection | None:
         return Rejection("bad_amount", f"amount {tx.amount} is not a number")
     if tx.amount < 0:
         return Rejection("negative_amount", f"amount {tx.amount} is negative")
-    if tx.amount >= MAX_AMOUNT * 10 or round_amount(tx.amount) > MAX_AMOUNT:
+    # Only an amount above the maximum can round above it (quantize fails from 1e28 up).
+    if tx.amount > MAX_AMOUNT and (tx.amount >= _TOO_LARGE
+                                   or round_amount(tx.amount) > MAX_AMOUNT):
         return Rejection("bad_amount", f"amount {tx.amount:.2e} exceeds {MAX_AMOUNT}")
     if tx.transacted_at.tzinfo is None:
         return Rejection("bad_timestamp", "transaction time has no time zone")
@@ -123,14 +128,15 @@ def round_amount(amount: Decimal) -> Decimal:
 
 
 def _text_problem(name: str, value: str, limit: int) -> Rejection | None:
-    if _NOT_UTF8.search(value):
+    suspect = _SUSPECT.search(value) is not None
+    if suspect and _NOT_UTF8.search(value):
         return Rejection("bad_encoding", f"{name} is not valid UTF-8")
     if not value.strip():
         return Rejection("missing_field", f"{name} is empty")
     if len(value) > limit:
         return Rejection("field_too_long", f"{name} has {len(value):,} characters "
                                            f"(at most {limit})")
-    control = CONTROL_CHARACTERS.search(value)
+    control = CONTROL_CHARACTERS.search(value) if suspect else None
     if control:
         return Rejection("control_character",
                          f"{name} holds control character U+{ord(control.group()):04X}")

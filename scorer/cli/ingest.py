@@ -69,6 +69,10 @@ def produce(seed: int, count: int | None, duration: float | None, span: float | 
     to the truth schema, which the scorer cannot read. Event time is simulated from
     --start, so --span 30d generates a month as fast as the database takes it.
     Runs until --count, --duration or --span is reached, or until Ctrl-C / SIGTERM.
+    A row the database refuses (docs/producer.md lists the reasons) is quarantined and
+    the stream goes on; a database that restarts is waited for (up to two minutes) and
+    the lost batch sent again. Exit status 0 when it stopped as asked, 1 when it could
+    not go on (database gone for longer, no token key).
 
     \b
     Examples:

@@ -198,3 +198,18 @@ def test_database_text_is_printed_as_plain_text(db_url: str, tmp_path: Path) -> 
     assert "\x1b[2J" not in shown.stdout
     tail = run("alerts", "tail", "--last", "1", "--count", "0", env=env)
     assert "Shop [/bold] [red]x\\x1b[2J" in tail.stdout and "\x1b" not in tail.stdout
+
+
+def test_clock_shows_changes_and_repairs(db_url: str) -> None:
+    env = base_env(DATABASE_URL=db_url, PGFRAUD_TOKEN_KEY="k" * 32, COLUMNS="200")
+    fresh = run("clock", env=env)
+    assert "none yet" in fresh.stdout and "max-ahead 1d" in fresh.stdout
+    refused = run("clock", "policy", "--reason", "nothing given", env=env, check=False)
+    assert refused.returncode == 2 and "--max-ahead" in refused.stderr
+    run("clock", "policy", "--max-ahead", "36h", "--reason", "a slower feed", env=env)
+    run("produce", "--start", "2026-03-01", "--count", "50", env=env)
+    repaired = run("clock", "repair", "--to", "2026-03-01", "--reason", "test repair", env=env)
+    assert "-> 2026-03-01 00:00:00 UTC" in repaired.stdout
+    shown = run("clock", "show", env=env).stdout
+    assert "max-ahead 36h" in shown
+    assert "a slower feed" in shown and "test repair" in shown

@@ -54,6 +54,26 @@ def test_a_good_row() -> None:
     ({"trans_num": ""}, "missing_field"),
     ({"dob": "09/03/1988"}, "bad_field"),
     ({"is_fraud": "yes"}, "bad_field"),
+    # Each defect the hardening issue reproduced, and its neighbours.
+    ({"amt": "1e26"}, "bad_amount"),
+    ({"amt": "1" + "0" * 30}, "bad_amount"),
+    ({"amt": "9999999999.995"}, "bad_amount"),
+    ({"amt": "1_000"}, "bad_amount"),
+    ({"amt": "\u0661\u0662"}, "bad_amount"),
+    ({"merch_lat": "1_0"}, "bad_coordinates"),
+    ({"lat": "nan"}, "bad_coordinates"),
+    ({"long": "1e400"}, "bad_coordinates"),
+    ({"city_pop": "\u0661\u0662"}, "bad_field"),
+    ({"city_pop": "9" * 5000}, "bad_field"),
+    ({"dob": "1899-12-31"}, "bad_field"),
+    ({"dob": "2030-01-01"}, "bad_field"),
+    ({"trans_date_trans_time": "0001-01-01T00:30:00+01:00"}, "bad_timestamp"),
+    ({"merchant": "fraud_Kub\x00 and Mann"}, "control_character"),
+    ({"merchant": "\x1b[2Jwipe"}, "control_character"),
+    ({"merchant": "caf\udce9"}, "bad_encoding"),
+    ({"merchant": "m" * 257}, "field_too_long"),
+    ({"trans_num": "t" * 129}, "field_too_long"),
+    ({"category": "c" * 65}, "field_too_long"),
 ])
 def test_each_kind_of_bad_row_has_its_reason(changes: dict[str, str], reason: str) -> None:
     parsed = tx_from(**changes)
@@ -84,6 +104,31 @@ def test_reading_a_file_with_short_rows_and_a_missing_index(tmp_path: Path) -> N
     rows = list(kaggle.read_rows(path))
     assert isinstance(rows[0][0], CardTransaction)
     assert isinstance(rows[1][0], Rejection) and rows[1][0].reason == "bad_row"
+
+
+def test_no_bytes_stop_the_reader_and_the_rows_after_them_are_read(tmp_path: Path) -> None:
+    """A field over the csv module's old 128 KiB limit, a line over 1 MiB, a NUL and a
+    Latin-1 byte: each is one rejection, and every good row after it is read."""
+    def line(**changes: str) -> bytes:
+        record = {**GOOD, **changes}
+        return (",".join(f'"{record[c]}"' for c in kaggle.COLUMNS) + "\n").encode()
+
+    header = (",".join(kaggle.COLUMNS) + "\n").encode()
+    bad = [line(merchant="m" * 200_000, trans_num="big-field"),
+           line(job="j" * (kaggle.MAX_LINE_CHARS + 10), trans_num="huge-line"),
+           line(merchant="a\x00b", trans_num="nul"),
+           line(trans_num="latin1").replace(b"Rippin", b"R\xe9ppin")]
+    path = tmp_path / "hostile.csv"
+    path.write_bytes(header + b"".join(item + line(trans_num=f"good-{i}")
+                                       for i, item in enumerate(bad)))
+    rows = list(kaggle.read_rows(path))
+    reasons = [(p if isinstance(p, Rejection) else problem(p)) for p, _ in rows]
+    assert [r.reason if r else None for r in reasons] == [
+        "field_too_long", None, "field_too_long", None, "control_character", None,
+        "bad_encoding", None]
+    assert [raw.get("trans_num") for p, raw in rows if isinstance(p, CardTransaction)
+            and problem(p) is None] == ["good-0", "good-1", "good-2", "good-3"]
+    assert all(raw["file"] == "hostile.csv" and raw["line"] for _, raw in rows)
 
 
 def test_a_file_in_another_layout_is_refused_up_front(tmp_path: Path) -> None:
