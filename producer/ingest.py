@@ -61,7 +61,7 @@ from producer.records import (
     round_amount,
 )
 from scorer import queries
-from scorer.errors import DatabaseUnavailableError
+from scorer.errors import DatabaseUnavailableError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ class Ingestor:
     def _connect_again(self, exc: Exception, lost_since: float) -> None:
         """Replace the lost connection, waiting (with backoff) for the database to return."""
         assert self._reconnect is not None
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         log.warning("database connection lost (%s); reconnecting to send the batch again",
                     reason)
         self.conn.close()

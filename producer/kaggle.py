@@ -108,7 +108,8 @@ def read_rows(path: Path, on_bytes: Callable[[int], None] = lambda n: None) -> I
                        {"record": ",".join(row), **where})
                 continue
             fields = dict(zip(columns, row, strict=True))
-            yield parse(fields), {**fields, **where}
+            fields.update(where)  # parse reads only the layout's columns
+            yield parse(fields), fields
 
 
 class _Lines:

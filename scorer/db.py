@@ -16,7 +16,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from scorer.embedded import EmbeddedPostgres
-from scorer.errors import DatabaseUnavailableError, PgfraudError
+from scorer.errors import DatabaseUnavailableError, PgfraudError, first_line
 from scorer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def connect(url: str | None = None, *, role: str | None = None,
     except psycopg.OperationalError as exc:
         # The first line says why (refused, starting up); the rest are libpq's hints.
         raise DatabaseUnavailableError(
-            f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0]}"
+            f"cannot connect to {redact(url)}: {first_line(exc)}"
         ) from exc
     if role:
         try:

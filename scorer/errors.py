@@ -13,3 +13,13 @@ class PostgresNotFoundError(PgfraudError):
 
 class DatabaseUnavailableError(PgfraudError):
     """The database could not be reached."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (libpq adds hints below it), or its repr.
+
+    >>> first_line(OSError("connection refused\\n\\tIs the server running?"))
+    'connection refused'
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)

@@ -35,7 +35,7 @@ from psycopg.types.json import Jsonb
 
 from scorer import queries, registry
 from scorer.db import connect
-from scorer.errors import DatabaseUnavailableError, PgfraudError
+from scorer.errors import DatabaseUnavailableError, PgfraudError, first_line
 from scorer.names import INGEST_CHANNEL, MODELS_CHANNEL, SCORER_ROLE
 from scorer.onnx_model import OnnxModel
 
@@ -303,7 +303,7 @@ class Scorer:
                     return
                 self.wait(poll_interval)
             except (psycopg.OperationalError, DatabaseUnavailableError) as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                reason = first_line(exc)
                 log.warning("database unavailable (%s); retrying in %.0f s", reason, backoff)
                 self.close()
                 _sleep(backoff, stop)

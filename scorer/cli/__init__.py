@@ -24,7 +24,7 @@ from scorer.cli.models import models, train
 from scorer.cli.report import report
 from scorer.cli.score import alerts, score
 from scorer.db import redact
-from scorer.errors import PgfraudError
+from scorer.errors import PgfraudError, first_line
 from scorer.settings import Settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -97,7 +97,7 @@ def main() -> None:
         sys.exit(1)
     except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
         original = getattr(exc, "orig", None) or exc
-        reason = str(original).strip().splitlines()[0] if str(original).strip() else repr(exc)
+        reason = first_line(original)
         url = Settings.from_env().database_url
         target = redact(url) if url else "the embedded cluster"
         click.echo(f"error: cannot connect to {target}: {reason}", err=True)
