@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import os
 import secrets
@@ -51,16 +52,24 @@ class BootstrapOptions:
     seed: int = 20_260_101
 
 
+# The simulated history ends here unless a caller says otherwise (replay ends it where
+# its file begins). A fixed end makes the history, and so the bootstrap model, a pure
+# function of the options: the same model on every machine and every day. Features are
+# relative to each card's own past, so the calendar date itself teaches the model nothing.
+HISTORY_END = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)  # a Monday, midnight UTC
+
+
 def simulated_history(url: str, options: BootstrapOptions = BootstrapOptions(), *,
                       end: dt.datetime | None = None,
                       on_progress: Callable[[int, dt.datetime], None] = lambda n, at: None,
                       ) -> Dataset:
-    """Model input and labels for ``options.days`` of simulated traffic ending at ``end``.
+    """Model input and labels for ``options.days`` of simulated traffic ending at ``end``
+    (default :data:`HISTORY_END`).
 
     ``url`` names the server (its user needs CREATEDB); the history lives in a scratch
     database there until this returns.
     """
-    end = end or dt.datetime.now(dt.UTC)
+    end = end or HISTORY_END
     name = f"pgfraud_bootstrap_{os.getpid()}_{secrets.token_hex(4)}"
     scratch_url = make_conninfo("", **{**conninfo_to_dict(url), "dbname": name})
     try:
@@ -89,7 +98,7 @@ def simulated_history(url: str, options: BootstrapOptions = BootstrapOptions(), 
 
         with psycopg.connect(scratch_url) as conn:
             with Ingestor(conn, source="stream",
-                          tokenizer=Tokenizer(secrets.token_bytes(32))) as ingestor:
+                          tokenizer=Tokenizer(_throwaway_key(options.seed))) as ingestor:
                 run(labelled(), ingestor,
                     Limits(span_s=options.days * 86_400),
                     on_progress=lambda n, tx: on_progress(n, tx.transacted_at))
@@ -115,6 +124,12 @@ def bootstrap_champion(url: str, options: BootstrapOptions = BootstrapOptions(),
         raise PgfraudError("the bootstrap model failed its ONNX parity check; it was not "
                            "registered (see ml.training_runs)")
     return version
+
+
+def _throwaway_key(seed: int) -> bytes:
+    """The scratch database's tokenization key: derived from the seed (the tokens never
+    leave the scratch database), so the history is reproducible to the token."""
+    return hashlib.sha256(f"pgfraud bootstrap history {seed}".encode()).digest()
 
 
 def _drop(url: str, name: str) -> None:
