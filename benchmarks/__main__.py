@@ -15,6 +15,7 @@ from types import ModuleType
 from benchmarks import (
     bench_embedded,
     bench_features,
+    bench_governance,
     bench_ingest,
     bench_models,
     bench_replay,
@@ -23,7 +24,8 @@ from benchmarks import (
 )
 from benchmarks.common import Section, machine
 
-BENCHMARKS = [bench_embedded, bench_ingest, bench_features, bench_models, bench_scoring,
+BENCHMARKS = [bench_embedded, bench_ingest, bench_features, bench_models, bench_governance,
+              bench_scoring,
               bench_replay, bench_soak]
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 

@@ -25,7 +25,7 @@ from grafana_client.client import GrafanaClientError, GrafanaException, TokenAut
 
 from scorer import __version__
 from scorer.errors import PgfraudError
-from scorer.panels import BOARDS, Board, Panel
+from scorer.panels import BOARDS, Annotation, Board, Panel
 
 __all__ = ["BOARDS", "DATASOURCE", "dashboard_json", "push", "render", "stale", "write_all"]
 
@@ -41,10 +41,14 @@ TAG = "pgfraud"
 FOLDER_UID = "pgfraud"
 
 #: Grafana panel type and query format per panel kind.
+#: A ``curve`` (points not over time, e.g. a reliability curve) is a table in Grafana;
+#: the HTML report draws it.
 PANEL_TYPES: dict[str, str] = {"stat": "stat", "timeseries": "timeseries",
-                               "bars": "timeseries", "heatmap": "heatmap", "table": "table"}
+                               "bars": "timeseries", "heatmap": "heatmap", "table": "table",
+                               "curve": "table"}
 QUERY_FORMATS: dict[str, str] = {"stat": "table", "table": "table", "timeseries": "time_series",
-                                 "bars": "time_series", "heatmap": "time_series"}
+                                 "bars": "time_series", "heatmap": "time_series",
+                                 "curve": "table"}
 
 JSON = dict[str, Any]
 
@@ -103,21 +107,26 @@ def _stat(panel: Panel) -> tuple[JSON, JSON]:
     return _field_config(panel, "thresholds"), options
 
 
-def _series_style(draw: str, fill: int, stacking: str) -> JSON:
+def _series_style(panel: Panel, draw: str, fill: int, stacking: str) -> JSON:
+    """Lines never span missing buckets: ``insertNulls`` (Grafana >= 10) puts a null
+    where consecutive points are more than the panel's step apart, and ``spanNulls:
+    false`` draws it as a gap."""
+    step_ms = int(panel.step.total_seconds() * 1000) if panel.step else False
     return {"drawStyle": draw, "lineInterpolation": "linear", "lineWidth": 1,
             "fillOpacity": fill, "gradientMode": "none", "pointSize": 4,
             "showPoints": "auto" if draw == "line" else "never", "spanNulls": False,
-            "axisPlacement": "auto", "barAlignment": 0,
+            "insertNulls": step_ms, "axisPlacement": "auto", "barAlignment": 0,
             "stacking": {"group": "A", "mode": stacking}}
 
 
 def _timeseries(panel: Panel) -> tuple[JSON, JSON]:
-    return (_field_config(panel, "palette-classic", _series_style("line", 10, "none")),
+    return (_field_config(panel, "palette-classic", _series_style(panel, "line", 10, "none")),
             _legend_and_tooltip())
 
 
 def _bars(panel: Panel) -> tuple[JSON, JSON]:
-    return (_field_config(panel, "palette-classic", _series_style("bars", 80, "normal")),
+    return (_field_config(panel, "palette-classic",
+                          _series_style(panel, "bars", 80, "normal")),
             _legend_and_tooltip())
 
 
@@ -145,7 +154,7 @@ def _table(panel: Panel) -> tuple[JSON, JSON]:
 
 
 _STYLES = {"stat": _stat, "timeseries": _timeseries, "bars": _bars, "heatmap": _heatmap,
-           "table": _table}
+           "table": _table, "curve": _table}
 
 
 def panel_json(panel: Panel, panel_id: int, grid_pos: Mapping[str, int]) -> JSON:
@@ -160,6 +169,14 @@ def panel_json(panel: Panel, panel_id: int, grid_pos: Mapping[str, int]) -> JSON
 # --- dashboards ---------------------------------------------------------------------
 
 
+def annotation_json(annotation: Annotation) -> JSON:
+    """A board annotation from SQL (columns ``time`` and ``text``) on the data source."""
+    return {"datasource": dict(DATASOURCE), "enable": True, "hide": False,
+            "iconColor": "rgba(163, 82, 204, 1)", "name": annotation.name,
+            "target": {"editorMode": "code", "format": "table", "rawQuery": True,
+                       "rawSql": annotation.sql, "refId": "Anno"}}
+
+
 def dashboard_json(board: Board) -> JSON:
     """The board as a Grafana dashboard model (``id`` null: Grafana matches on ``uid``)."""
     panels = [panel_json(panel, number, position) for number, (panel, position)
@@ -168,7 +185,8 @@ def dashboard_json(board: Board) -> JSON:
         "annotations": {"list": [{
             "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
             "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
-            "name": "Annotations & Alerts", "type": "dashboard"}]},
+            "name": "Annotations & Alerts", "type": "dashboard"},
+            *(annotation_json(a) for a in board.annotations)]},
         "description": board.description, "editable": False, "fiscalYearStartMonth": 0,
         "graphTooltip": 1, "id": None, "liveNow": False,
         "links": [{"asDropdown": False, "icon": "external link", "includeVars": False,

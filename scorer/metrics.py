@@ -1,5 +1,6 @@
-"""Ranking and decision metrics for fraud models, in numpy (cross-checked with sklearn in
-the tests, and again in SQL by the dbt marts).
+"""Ranking, decision, cost and calibration metrics for fraud models, in numpy
+(cross-checked with sklearn and scipy in the tests, and again in SQL by the dbt marts),
+and Platt scaling, the calibration the trainer exports into the ONNX graph.
 
 Every function takes labels as 0/1 and scores as floats of the same length.
 
@@ -171,3 +172,168 @@ def threshold_for_precision(y: Array, score: Array, target: float) -> float | No
     if len(reaching) == 0:
         return None
     return float(sorted_score[last[reaching[-1]]])
+
+
+def threshold_for_cost(y: Array, score: Array, amount: Array, review_cost: float) -> float:
+    """The threshold with the lowest expected cost: ``review_cost`` per alert plus the
+    amount of every fraud left below the threshold (the loss it causes).
+
+    Thresholds are the distinct scores (everything at or above one alerts, so tied scores
+    alert together), plus "no alert at all" (just above the highest score). Among equal
+    costs the highest threshold wins: the same money for less review work. NaN amounts
+    count as 0.
+
+    >>> y = np.array([0, 1, 0, 1]); s = np.array([0.1, 0.4, 0.6, 0.9])
+    >>> threshold_for_cost(y, s, np.array([10.0, 3.0, 50.0, 200.0]), review_cost=5.0)
+    0.9
+    """
+    y = np.asarray(y, dtype=bool)
+    score = np.asarray(score, dtype=np.float64)
+    if len(score) == 0:
+        return 1.0
+    fraud_amount = np.where(y, np.nan_to_num(np.asarray(amount, dtype=np.float64)), 0.0)
+    order = np.argsort(-score, kind="mergesort")
+    sorted_score = score[order]
+    caught = np.cumsum(fraud_amount[order])
+    last = np.flatnonzero(np.r_[sorted_score[1:] != sorted_score[:-1], True])
+    total = float(fraud_amount.sum())
+    # cost[0]: alert on nothing; cost[k]: alert on the k highest distinct scores.
+    cost = np.r_[total, review_cost * (last + 1) + (total - caught[last])]
+    best = int(np.argmin(cost))
+    if best == 0:
+        return float(np.nextafter(sorted_score[0], np.inf))
+    return float(sorted_score[last[best - 1]])
+
+
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    expected_cost: float
+    alerts: int
+    missed_fraud_amount: float
+
+
+def cost_at(y: Array, score: Array, amount: Array, threshold: float,
+            review_cost: float) -> Cost:
+    """Review cost of the alerts at ``threshold`` plus the amount of the frauds missed."""
+    y = np.asarray(y, dtype=bool)
+    alert = np.asarray(score, dtype=np.float64) >= threshold
+    missed = float(np.nan_to_num(np.asarray(amount, dtype=np.float64))[y & ~alert].sum())
+    alerts = int(alert.sum())
+    return Cost(review_cost * alerts + missed, alerts, missed)
+
+
+def spearman(x: Array, y: Array) -> float:
+    """Spearman rank correlation: the Pearson correlation of the average ranks.
+
+    NaN when either vector is constant (and has more than one value) or they are empty.
+
+    >>> spearman(np.array([1.0, 2.0, 3.0, 4.0]), np.array([10.0, 20.0, 20.0, 40.0]))
+    0.9486832980505138
+    """
+    if len(x) == 0:
+        return math.nan
+    rx = _average_ranks(np.asarray(x, dtype=np.float64))
+    ry = _average_ranks(np.asarray(y, dtype=np.float64))
+    dx, dy = rx - rx.mean(), ry - ry.mean()
+    denominator = math.sqrt(float((dx * dx).sum()) * float((dy * dy).sum()))
+    return float((dx * dy).sum()) / denominator if denominator else math.nan
+
+
+def distinct(score: Array) -> int:
+    """The number of distinct scores: how finely a model can rank."""
+    return len(np.unique(np.asarray(score, dtype=np.float64)))
+
+
+def brier(y: Array, score: Array) -> float:
+    """Brier score: mean squared difference between score and label (lower is better)."""
+    y = np.asarray(y, dtype=np.float64)
+    return float(np.mean((np.asarray(score, dtype=np.float64) - y) ** 2)) if len(y) else math.nan
+
+
+def reliability(y: Array, score: Array, bins: int = 10) -> list[dict[str, Any]]:
+    """Reliability curve: equal-width score bins over [0, 1], each with its mean score,
+    observed fraud rate and row count (means are None for an empty bin).
+
+    For calibrated scores the mean score and the fraud rate agree in every bin.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    index = np.clip((score * bins).astype(np.int64), 0, bins - 1)
+    curve = []
+    for i in range(bins):
+        inside = index == i
+        n = int(inside.sum())
+        curve.append({"from": i / bins, "to": (i + 1) / bins, "count": n,
+                      "mean_score": float(score[inside].mean()) if n else None,
+                      "fraud_rate": float(y[inside].mean()) if n else None})
+    return curve
+
+
+#: Scores are clipped to [PLATT_EPS, 1 - PLATT_EPS] before the logit. 2**-24 is the gap
+#: between 1 and the float32 just below it, so only scores float32 rounds to 0 or 1 clip.
+PLATT_EPS = 2.0**-24
+
+
+def logit(p: Array) -> Array:
+    """log(p / (1 - p)) of ``p`` clipped to [PLATT_EPS, 1 - PLATT_EPS]."""
+    clipped = np.clip(np.asarray(p, dtype=np.float64), PLATT_EPS, 1 - PLATT_EPS)
+    return np.asarray(np.log(clipped / (1 - clipped)))
+
+
+def platt(p: Array, a: float, b: float) -> Array:
+    """Platt scaling of the scores ``p``: sigmoid(a * logit(p) + b).
+
+    >>> platt(np.array([0.5, 0.9]), a=1.0, b=0.0).round(6).tolist()
+    [0.5, 0.9]
+    """
+    return np.asarray(1.0 / (1.0 + np.exp(-(a * logit(p) + b))))
+
+
+def fit_platt(y: Array, p: Array, iterations: int = 50) -> tuple[float, float]:
+    """(a, b) of the logistic regression of the labels on logit(p) (Platt 1999).
+
+    As Platt does, the targets are smoothed to (positives + 1) / (positives + 2) and
+    1 / (negatives + 2), so separable data still gives finite parameters. Newton's method
+    on the mean log loss (convex; a step is halved until the loss falls), starting from
+    the identity map (a, b) = (1, 0). Raises ValueError when logit(p) is constant.
+
+    >>> rng = np.random.default_rng(0)
+    >>> raw = rng.uniform(0.01, 0.99, 20_000)
+    >>> y = rng.random(20_000) < platt(raw, a=0.5, b=-2.0)
+    >>> [round(v, 1) for v in fit_platt(y, raw)]
+    [0.5, -2.0]
+    """
+    y = np.asarray(y, dtype=bool)
+    x = logit(p)
+    if len(x) < 2 or float(x.std()) == 0.0:
+        raise ValueError("Platt scaling needs at least two different scores")
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    target = np.where(y, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+
+    def loss(a: float, b: float) -> float:
+        z = a * x + b  # mean of -t log s(z) - (1 - t) log(1 - s(z)), written stably
+        return float(np.mean(np.logaddexp(0.0, z) - target * z))
+
+    a, b = 1.0, 0.0
+    current = loss(a, b)
+    for _ in range(iterations):
+        s = 1.0 / (1.0 + np.exp(-(a * x + b)))
+        residual, weight = s - target, s * (1 - s)
+        gradient = np.array([(residual * x).mean(), residual.mean()])
+        hessian = np.array([[(weight * x * x).mean(), (weight * x).mean()],
+                            [(weight * x).mean(), weight.mean()]])
+        step = np.linalg.solve(hessian + 1e-12 * np.eye(2), gradient)
+        scale = 1.0
+        while scale > 1e-10:
+            candidate = loss(a - scale * step[0], b - scale * step[1])
+            if candidate <= current:
+                break
+            scale /= 2
+        else:
+            break
+        a, b = a - scale * float(step[0]), b - scale * float(step[1])
+        improvement, current = current - candidate, candidate
+        if improvement < 1e-12:
+            break
+    return a, b

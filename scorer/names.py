@@ -15,6 +15,7 @@ ROLES = (PRODUCER_ROLE, SCORER_ROLE, ANALYST_ROLE, TRAINER_ROLE, READER_ROLE)
 INGEST_CHANNEL = "pgfraud_ingest"   # new transactions committed (scoring.pending)
 MODELS_CHANNEL = "pgfraud_models"   # a model's status changed (ml.model_events)
 ALERT_CHANNEL = "fraud_alert"       # an alert was raised (scoring.alerts), JSON payload
+DECISIONS_CHANNEL = "pgfraud_decisions"  # a promotion decision was recorded (JSON payload)
 
 #: Population stability index above which a feature (or the score) counts as drifted:
 #: the usual rule of thumb (< 0.1 stable, 0.1-0.2 moderate, > 0.2 drifted). The

@@ -15,7 +15,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from scorer import queries
@@ -152,8 +152,8 @@ def rollback(conn: psycopg.Connection[Any]) -> int:
 
 
 def champion(conn: psycopg.Connection[Any]) -> int | None:
-    row = conn.execute("select model_version from ml.models where status = 'champion'"
-                       ).fetchone()
+    row = conn.cursor(row_factory=tuple_row).execute(
+        "select model_version from ml.models where status = 'champion'").fetchone()
     return None if row is None else int(row[0])
 
 

@@ -9,7 +9,8 @@ a bootstrap model trained on simulated history (ending where the file begins) is
 champion, so every row is scored.
 
 The report measures the champion's decisions as they were made: each transaction's
-champion prediction against the file's ``is_fraud``.
+champion prediction against the file's ``is_fraud``, in ranking metrics and in money
+(value detected: the fraud amount the alerts caught over all fraud amount).
 """
 
 from __future__ import annotations
@@ -163,10 +164,12 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                 began = time.monotonic()
                 decision = retrain.retrain(trainer, retrain_options, cutoff=clock)
                 timed("retraining", began)
-                decisions.append(decision)
-                if decision.outcome == "promoted" and decision.challenger is not None:
-                    champions.append((clock.isoformat(timespec="seconds"),
-                                      decision.challenger))
+                for each in [*decision.earlier, decision]:  # a round may decide twice
+                    decisions.append(each)
+                    # Promoted, or restored by a guardrail: "challenger" is the new champion.
+                    if each.outcome in ("promoted", "rolled_back") and each.challenger:
+                        champions.append((clock.isoformat(timespec="seconds"),
+                                          each.challenger))
                 next_retrain = clock + options.retrain_every
             on_progress(f"replaying, event time {clock:%Y-%m-%d}", done, len(rows))
             day_end += DAY
@@ -185,8 +188,19 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
 
 def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime
              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """ROC AUC, AP, CP@100 (daily), precision and recall of the alerts; overall and per
-    week from ``first``. Rows: (epoch, card, score, is_alert, is_fraud, model)."""
+    """ROC AUC, AP, CP@100 (daily), precision and recall of the alerts, and the money:
+    fraud amount, the part of it alerted and value detected (their ratio); overall and
+    per week from ``first``. Rows: (epoch, card, score, is_alert, is_fraud, model,
+    amount).
+
+    >>> day = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    >>> rows = [(day.timestamp(), "a", 0.9, True, True, 1, 30.0),
+    ...         (day.timestamp() + 60, "b", 0.2, False, True, 1, 90.0),
+    ...         (day.timestamp() + 120, "c", 0.8, True, False, 1, 5.0)]
+    >>> overall, weeks = evaluate(rows, day)
+    >>> overall["fraud_amount"], overall["fraud_amount_alerted"], overall["value_detected"]
+    (120.0, 30.0, 0.25)
+    """
     if not outcomes:
         return {}, []
     times = np.array([r[0] for r in outcomes])
@@ -194,12 +208,15 @@ def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime
     scores = np.array([r[2] for r in outcomes])
     alerts = np.array([r[3] for r in outcomes], dtype=bool)
     fraud = np.array([r[4] for r in outcomes], dtype=bool)
+    amounts = np.array([float(r[6]) for r in outcomes], dtype=np.float64)
 
     def summary(mask: np.ndarray) -> dict[str, Any]:
         y, s = fraud[mask], scores[mask]
         days = np.floor(times[mask] / 86_400).astype(np.int64)
         cp, _ = metrics.card_precision_at_k(days, cards[mask], y, s, k=100)
         tp = int((alerts[mask] & y).sum())
+        fraud_amount = round(float(amounts[mask & fraud].sum()), 2)
+        caught = round(float(amounts[mask & fraud & alerts].sum()), 2)
         return {"transactions": int(mask.sum()), "frauds": int(y.sum()),
                 "alerts": int(alerts[mask].sum()),
                 "roc_auc": metrics.finite(metrics.roc_auc(y, s)),
@@ -207,7 +224,9 @@ def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime
                 "card_precision_at_100": metrics.finite(cp),
                 "alert_precision": tp / alerts[mask].sum() if alerts[mask].any() else None,
                 "alert_recall": tp / y.sum() if y.any() else None,
-                "random_average_precision": float(y.mean()) if len(y) else None}
+                "random_average_precision": float(y.mean()) if len(y) else None,
+                "fraud_amount": fraud_amount, "fraud_amount_alerted": caught,
+                "value_detected": caught / fraud_amount if fraud_amount > 0 else None}
 
     overall = summary(np.ones(len(times), dtype=bool))
     week = np.floor((times - first.timestamp()) / (7 * 86_400)).astype(np.int64)

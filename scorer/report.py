@@ -7,10 +7,13 @@ Grafana role, drawn with plotly; plotly.js is inlined once, so the file opens of
 ('12,345', '87.3%')
 >>> format_value(87.26, "ms"), format_value(1234.5, "ms"), format_value(5.24, "h")
 ('87.3 ms', '1.23 s', '5.2 h')
+>>> behind(dt.timedelta(minutes=90)), behind(dt.timedelta(hours=5)), behind(dt.timedelta(days=3))
+('90 minutes', '5 hours', '3 days')
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import html
@@ -24,6 +27,7 @@ import psycopg
 from plotly.offline import get_plotlyjs
 from psycopg.rows import dict_row
 
+from scorer import queries
 from scorer.db import connect, redact
 from scorer.errors import PgfraudError
 from scorer.names import DRIFT_PSI_THRESHOLD, READER_ROLE
@@ -84,16 +88,102 @@ def write_report(url: str, out: Path, start: dt.datetime | None = None,
         try:
             results = collect(conn, boards, start or ALL_TIME[0], end or ALL_TIME[1],
                               on_panel=on_panel)
+            marts_at = _scalar(conn, "mart_freshness")
+            alarms = conn.execute(queries.load("report")["decisions_needing_attention"]
+                                  ).fetchall()
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
             raise PgfraudError(
                 f"the monitoring marts in schema analytics are missing or out of date "
                 f"({str(exc).splitlines()[0]}); build them first: `pgfraud dbt build`"
             ) from None
     page = render(boards, results, title=TITLE, generated_at=dt.datetime.now(dt.UTC),
-                  database_label=redact(url), start=start, end=end)
+                  database_label=redact(url), start=start, end=end,
+                  freshness=Freshness(marts_at, newest_transaction_at(url)),
+                  alarms=[Alarm(*row) for row in alarms])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def _scalar(conn: psycopg.Connection[Any], query: str) -> Any:
+    row = conn.execute(queries.load("report")[query]).fetchone()
+    return row[0] if row else None
+
+
+def newest_transaction_at(url: str) -> dt.datetime | None:
+    """The live event clock, read as the connecting user (the reader role may not read
+    ingest); None when that user may not read it either."""
+    with connect(url) as conn:
+        try:
+            value = _scalar(conn, "event_clock")
+        except psycopg.errors.InsufficientPrivilege:
+            return None
+    return value if isinstance(value, dt.datetime) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Freshness:
+    """How far the marts reach (event time of the newest transaction they include) and
+    the newest transaction ingested now."""
+
+    marts_at: dt.datetime | None
+    newest_at: dt.datetime | None
+
+    @property
+    def lag(self) -> dt.timedelta | None:
+        """How far the marts are behind, or None when they are not (or it is unknown)."""
+        if self.newest_at is None:
+            return None
+        if self.marts_at is None:
+            return dt.timedelta.max
+        return self.newest_at - self.marts_at if self.newest_at > self.marts_at else None
+
+
+def behind(lag: dt.timedelta) -> str:
+    """A lag in whole minutes (under two hours), hours (under two days) or days."""
+    minutes = max(1, int(lag.total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} hours"
+    return f"{minutes // (24 * 60):,} days"
+
+
+@dataclasses.dataclass(frozen=True)
+class Alarm:
+    """A decision that needs a human: a guardrail fired or a parity check failed."""
+
+    decision_id: int
+    decided_at: dt.datetime
+    outcome: str
+    rule: str | None
+    detail: str | None
+
+
+def alarms_html(alarms: Sequence[Alarm]) -> str:
+    """One banner per recent guardrail event or parity failure (newest first)."""
+    return "".join(
+        f'<div class="banner alarm" role="alert">{html.escape(a.outcome.replace("_", " "))}'
+        f" ({html.escape(a.rule or 'no rule')}, decision {a.decision_id}, "
+        f"{_when_exact(a.decided_at)} UTC): {html.escape(a.detail or '')}</div>"
+        for a in alarms)
+
+
+def banner_html(freshness: Freshness | None) -> str:
+    """The stale-data banner, or nothing when the marts are up to date."""
+    lag = freshness.lag if freshness else None
+    if freshness is None or lag is None:
+        return ""
+    newest = freshness.newest_at
+    assert newest is not None
+    if freshness.marts_at is None:
+        text = "the marts hold no transactions yet"
+    else:
+        text = (f"marts are {behind(lag)} behind the newest transaction (marts up to "
+                f"{_when_exact(freshness.marts_at)}, newest {_when_exact(newest)} UTC, "
+                f"event time)")
+    return (f'<div id="stale-banner" class="banner" role="alert">{html.escape(text)}; run '
+            f"<code>pgfraud refresh</code></div>")
 
 
 # --- values ------------------------------------------------------------------------------
@@ -128,7 +218,10 @@ def format_value(value: Any, unit: str) -> str:
 
 
 def format_cell(value: Any) -> str:
-    """A table cell: dates to the minute (UTC), floats to 4 places, None as a dash."""
+    """A table cell: dates to the minute (UTC), floats to 4 places, decimals (money) to
+    their own scale, None as a dash."""
+    if isinstance(value, decimal.Decimal):
+        return f"{value:,}"
     value = plain(value)
     if value is None:
         return "—"
@@ -211,14 +304,63 @@ def _time_axis(layout: dict[str, Any], times: list[dt.datetime]) -> dict[str, An
     return layout
 
 
+def with_gaps(xs: Sequence[dt.datetime], ys: Sequence[Any], bucket: dt.timedelta
+              ) -> tuple[list[Any], list[Any]]:
+    """``xs``/``ys`` with a null point wherever consecutive times are more than
+    ``bucket`` apart, so the line breaks over idle buckets instead of joining them.
+
+    >>> t = dt.datetime(2026, 1, 1)
+    >>> with_gaps([t, t + dt.timedelta(minutes=1), t + dt.timedelta(minutes=5)], [1, 2, 3],
+    ...           dt.timedelta(minutes=1))[1]
+    [1, 2, None, 3]
+    """
+    out_x: list[Any] = []
+    out_y: list[Any] = []
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        if i and x - xs[i - 1] > bucket:
+            out_x.append(xs[i - 1] + bucket)
+            out_y.append(None)
+        out_x.append(x)
+        out_y.append(y)
+    return out_x, out_y
+
+
 def lines(panel: Panel, rows: Rows) -> go.Figure:
+    """One line per series; a gap wherever the series skips a bucket (the panel's step,
+    else the smallest gap between the chart's times)."""
     series = _series(rows)
-    traces = [go.Scatter(x=xs, y=ys, name=name, hovertemplate=_hover(panel.unit),
-                         mode="lines+markers" if len(xs) <= 60 else "lines",
-                         marker={"size": 5}, line={"width": 2})
-              for name, (xs, ys) in series.items()]
     times = [x for xs, _ in series.values() for x in xs]
+    bucket = panel.step or step(times)
+    traces = []
+    for name, (xs, ys) in series.items():
+        gx, gy = with_gaps(xs, ys, bucket)
+        traces.append(go.Scatter(x=gx, y=gy, name=name, hovertemplate=_hover(panel.unit),
+                                 mode="lines+markers" if len(xs) <= 60 else "lines",
+                                 marker={"size": 5}, line={"width": 2}, connectgaps=False))
     return go.Figure(traces, _time_axis(_layout(panel, legend=len(series) > 1), times))
+
+
+def curve(panel: Panel, rows: Rows) -> go.Figure:
+    """x against y per ``metric`` on the unit square, with the diagonal for reference
+    (a reliability curve: mean score against observed rate)."""
+    series: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        series.setdefault(str(row["metric"]), []).append(row)
+    traces = [go.Scatter(x=[0, 1], y=[0, 1], name="calibrated (diagonal)", mode="lines",
+                         hoverinfo="skip", line={"color": "#9aa3b2", "dash": "dash",
+                                                 "width": 1})]
+    for name, points in series.items():
+        traces.append(go.Scatter(
+            x=[plain(p["x"]) for p in points], y=[plain(p["y"]) for p in points],
+            customdata=[plain(p["count"]) for p in points], name=name,
+            mode="lines+markers", marker={"size": 6}, line={"width": 2},
+            hovertemplate="%{fullData.name}<br>mean score %{x:.3f}<br>fraud rate "
+                          "%{y:.3f}<br>%{customdata:,} predictions<extra></extra>"))
+    layout = _layout(panel, legend=True)
+    axis = {"automargin": True, "range": [0, 1], "tickformat": ".1f"}
+    layout["xaxis"] = {**axis, "title": {"text": "mean score"}}
+    layout["yaxis"] = {**axis, "title": {"text": "observed fraud rate"}}
+    return go.Figure(traces, layout)
 
 
 def bars(panel: Panel, rows: Rows) -> go.Figure:
@@ -272,7 +414,7 @@ def heatmap(panel: Panel, rows: Rows) -> go.Figure:
 
 
 FIGURES: dict[str, Callable[[Panel, Rows], go.Figure]] = {
-    "timeseries": lines, "bars": bars, "heatmap": heatmap}
+    "timeseries": lines, "bars": bars, "heatmap": heatmap, "curve": curve}
 
 
 # --- HTML --------------------------------------------------------------------------------
@@ -348,6 +490,10 @@ def _when(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d" if value.time() == dt.time() else "%Y-%m-%d %H:%M")
 
 
+def _when_exact(value: dt.datetime) -> str:
+    return plain(value).strftime("%Y-%m-%d %H:%M")
+
+
 def time_range_label(start: dt.datetime | None, end: dt.datetime | None,
                      results: Results) -> str:
     """``start … end`` (UTC); open ends say so, and the span of the data found."""
@@ -362,8 +508,10 @@ def time_range_label(start: dt.datetime | None, end: dt.datetime | None,
 
 def render(boards: Iterable[Board], results: Results, *, title: str,
            generated_at: dt.datetime, database_label: str, start: dt.datetime | None = None,
-           end: dt.datetime | None = None) -> str:
-    """The whole page: header, one section per board, plotly.js inlined once in the head."""
+           end: dt.datetime | None = None, freshness: Freshness | None = None,
+           alarms: Sequence[Alarm] = ()) -> str:
+    """The whole page: header, the stale-data banner when the marts are behind the newest
+    transaction, one section per board, plotly.js inlined once in the head."""
     boards = list(boards)
     facts = [("Database", database_label),
              ("Time range", time_range_label(start, end, results)),
@@ -385,6 +533,8 @@ def render(boards: Iterable[Board], results: Results, *, title: str,
 <body>
 <header class="page-header"><h1>{html.escape(title)}</h1><dl>{header}</dl></header>
 <main>
+{banner_html(freshness)}
+{alarms_html(alarms)}
 {sections}
 </main>
 <footer>pgfraud · self-contained report: no network access needed to view it.</footer>
@@ -407,6 +557,10 @@ body { margin: 0; background: var(--bg); color: var(--ink);
 .page-header dt { color: #9aa3b2; }
 .page-header dd { margin: 0; }
 main { max-width: 1600px; margin: 0 auto; padding: 8px 24px 24px; }
+.banner { margin: 16px 0 0; padding: 12px 16px; border-radius: 8px; font-weight: 600;
+          background: #fff4e5; border: 1px solid #f5a623; color: #7a4500; }
+.banner code { font-weight: 600; }
+.banner.alarm { background: #fdecea; border-color: #d93025; color: #8a1c12; }
 .board h2 { margin: 24px 0 2px; font-size: 19px; font-weight: 600; }
 .board-description { margin: 0 0 12px; color: var(--muted); }
 .grid { display: grid; grid-template-columns: repeat(24, minmax(0, 1fr)); gap: 16px; }
@@ -425,7 +579,8 @@ main { max-width: 1600px; margin: 0 auto; padding: 8px 24px 24px; }
 .empty { display: flex; align-items: center; justify-content: center; min-height: 84px;
          color: var(--muted); font-style: italic; background: repeating-linear-gradient(
          -45deg, #fafbfc, #fafbfc 10px, #f3f4f7 10px, #f3f4f7 20px); border-radius: 6px; }
-.kind-timeseries .empty, .kind-bars .empty, .kind-heatmap .empty { min-height: 200px; }
+.kind-timeseries .empty, .kind-bars .empty, .kind-heatmap .empty,
+.kind-curve .empty { min-height: 200px; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }

@@ -13,9 +13,11 @@ The split is by event time, never random::
 The newest labelled stretch is the validation window. A gap the length of the label
 delay separates it from training, as it would in production, where the newest labels
 have not arrived. Early stopping uses the last fifth of the training window; the model
-is then refit on the whole training window with that many trees. Every reported metric
-is computed on validation scores from the exported ONNX model, which is what the
-scorer runs.
+is then refit on the whole training window with that many trees (at least
+``min_rounds``). The export is checked against LightGBM (``scorer.onnx_model.parity``),
+then Platt-scaled on the labelled validation rows, in the ONNX graph itself. Every
+reported metric, the threshold and the score reference distribution come from the
+exported, calibrated ONNX model's validation scores: what the scorer will output.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,8 +37,10 @@ import psycopg
 
 from scorer import metrics, queries
 from scorer.errors import PgfraudError
-from scorer.onnx_model import OnnxModel, to_onnx
+from scorer.onnx_model import OnnxModel, calibrate, to_onnx
 from scorer.onnx_model import parity as onnx_parity
+
+log = logging.getLogger(__name__)
 
 DAY = 86_400.0
 DEFAULT_GAP = dt.timedelta(days=7)
@@ -43,6 +48,7 @@ MIN_TRAIN_POSITIVES = 10
 MIN_VALIDATION_POSITIVES = 5
 REFERENCE_BINS = 10
 REFERENCE_SAMPLE = 200_000
+THRESHOLD_RULES = ("alert-rate", "precision", "cost")
 #: Open bounds for load_dataset's event-time window.
 FAR_PAST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -133,10 +139,13 @@ class TrainOptions:
     gap: dt.timedelta | None = None          # default: 7 days, at most a tenth of the span
     alert_rate: float | None = 0.01          # threshold rule: alert on this share ...
     target_precision: float | None = None    # ... or reach this precision (replaces it)
+    threshold_rule: str | None = None        # THRESHOLD_RULES; None: as the two above say
+    review_cost: float = 5.0                 # cost rule: money per reviewed alert
     learning_rate: float = 0.05
     num_leaves: int = 31
     min_child_samples: int = 50
     max_rounds: int = 2000
+    min_rounds: int = 50                     # early stopping never leaves fewer trees
     early_stopping_rounds: int = 50
     seed: int = 0
     threads: int = 2
@@ -208,7 +217,7 @@ class TrainedModel:
     reference_distributions: dict[str, Any]
     feature_importance: dict[str, float]
     params: dict[str, Any]
-    parity_ok: bool
+    parity_ok: bool   # the raw export and the calibrated graph both match LightGBM
 
     @property
     def onnx_sha256(self) -> str:
@@ -244,15 +253,38 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
                         num_boost_round=rounds)
 
     on_stage("exporting to ONNX")
-    onnx_bytes = to_onnx(booster)
     validation_window = data.subset(in_validation)
+    raw_onnx = to_onnx(booster)
+    raw_scores = OnnxModel(raw_onnx).predict(validation_window.features)
+    raw_parity = onnx_parity(booster, validation_window.features, raw_scores)
+
+    on_stage("calibrating")
+    onnx_bytes, window_scores, calibration = _calibrate(raw_onnx, raw_scores,
+                                                        validation_window)
     model = OnnxModel(onnx_bytes)
-    window_scores = model.predict(validation_window.features)
-    parity = onnx_parity(booster, validation_window.features, window_scores)
 
     on_stage("evaluating")
     threshold, rule = _threshold(validation_window, window_scores, options)
+    platt = ((calibration["a"], calibration["b"]) if calibration["method"] == "platt"
+             else None)
+    # The ranking was judged on the raw graph; Platt in float32 can only tie scores
+    # (Parity.ranking_judged), and the calibration keeps 99 % of distinct scores.
+    parity = onnx_parity(booster, validation_window.features, window_scores,
+                         threshold=threshold, calibration=platt,
+                         judge_ranking=platt is None)
+    parity_ok = raw_parity.ok and parity.ok
+    if not parity_ok:
+        log.error("ONNX parity failed on %d validation rows, the model will not be "
+                  "registered: %s", parity.rows,
+                  "; ".join([f"raw export: {p}" for p in raw_parity.problems()]
+                            + [f"calibrated graph: {p}" for p in parity.problems()]))
     evaluation = evaluate(validation_window, window_scores, threshold)
+    can_rank = _can_rank(evaluation["validation"]["distinct_scores"], len(validation_window),
+                         rounds)
+    if not can_rank["ok"]:
+        log.warning("the model cannot rank: %d distinct scores on %d validation rows "
+                    "(%d required), %d trees", can_rank["distinct_scores"],
+                    len(validation_window), can_rank["required"], rounds)
     train_scores = model.predict(train_rows.features)
     evaluation.update({
         "train": {
@@ -264,7 +296,10 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
         },
         "threshold_rule": rule,
         "trees": rounds,
-        "parity": dataclasses.asdict(parity),
+        "can_rank": can_rank,
+        "calibration": calibration,
+        # Top level: the registered (calibrated) graph; "raw": the export before Platt.
+        "parity": {**parity.describe(), "ok": parity_ok, "raw": raw_parity.describe()},
         "window": split.describe(),
     })
     reference = reference_distributions(data.subset(in_train), window_scores)
@@ -273,7 +308,7 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
     importance = {name: round(float(gain) / total, 6) for name, gain in
                   sorted(zip(data.feature_names, gains, strict=True), key=lambda p: -p[1])}
     return TrainedModel(booster, onnx_bytes, list(data.feature_names), threshold, split,
-                        evaluation, reference, importance, params, parity.ok)
+                        evaluation, reference, importance, params, parity_ok)
 
 
 def _require_positives(train_rows: Dataset, validation_rows: Dataset, split: Split) -> None:
@@ -293,12 +328,18 @@ def _early_stopping_rounds(train_rows: Dataset, params: dict[str, Any],
                            options: TrainOptions) -> int:
     """Trees to use: early stopping on the last fifth (by event time) of the training rows.
 
-    Falls back to all of ``max_rounds`` / 10 when that fifth holds no fraud.
+    Falls back to ``max_rounds`` / 10 when that fifth holds no fraud. Never fewer than
+    ``min_rounds`` (nor more than ``max_rounds``): on a noisy stop slice early stopping can
+    pick a handful of trees, and a few trees give a few hundred distinct scores, too
+    coarse to rank tens of thousands of transactions.
     """
+    def bounded(rounds: int) -> int:
+        return max(min(max(rounds, options.min_rounds), options.max_rounds), 1)
+
     cut = float(np.quantile(train_rows.times, 0.8))
     fit, stop = train_rows.times <= cut, train_rows.times > cut
     if not train_rows.labels[stop].any() or not train_rows.labels[fit].any():
-        return max(options.max_rounds // 10, 1)
+        return bounded(options.max_rounds // 10)
     names = train_rows.feature_names
     fit_set = lgb.Dataset(train_rows.features[fit], train_rows.labels[fit], feature_name=names)
     stop_set = lgb.Dataset(train_rows.features[stop], train_rows.labels[stop],
@@ -307,33 +348,122 @@ def _early_stopping_rounds(train_rows: Dataset, params: dict[str, Any],
                         valid_sets=[stop_set],
                         callbacks=[lgb.early_stopping(options.early_stopping_rounds,
                                                       verbose=False)])
-    return max(int(booster.best_iteration or options.max_rounds), 1)
+    return bounded(int(booster.best_iteration or options.max_rounds))
 
 
 def _threshold(window: Dataset, scores: npt.NDArray[np.float64],
-               options: TrainOptions) -> tuple[float, dict[str, float]]:
-    if options.target_precision is not None:
-        labelled = window.labelled
-        threshold = metrics.threshold_for_precision(window.labels[labelled],
-                                                    scores[labelled], options.target_precision)
-        if threshold is None:
+               options: TrainOptions) -> tuple[float, dict[str, Any]]:
+    rule = options.threshold_rule or ("precision" if options.target_precision is not None
+                                      else "alert-rate")
+    labelled = window.labelled
+    if rule == "cost":
+        amount = _amounts(window)
+        if amount is None:
+            raise TrainingError("the cost threshold rule needs the feature 'amount'")
+        y, s, money = window.labels[labelled], scores[labelled], amount[labelled]
+        threshold = metrics.threshold_for_cost(y, s, money, options.review_cost)
+        cost = metrics.cost_at(y, s, money, threshold, options.review_cost)
+        return threshold, {"rule": "cost", "review_cost": options.review_cost,
+                           "expected_cost": cost.expected_cost, "alerts": cost.alerts,
+                           "missed_fraud_amount": cost.missed_fraud_amount,
+                           "labelled_rows": int(labelled.sum())}
+    if rule == "precision":
+        if options.target_precision is None:
+            raise TrainingError("the precision threshold rule needs a target precision")
+        threshold_or_none = metrics.threshold_for_precision(
+            window.labels[labelled], scores[labelled], options.target_precision)
+        if threshold_or_none is None:
             raise TrainingError(
                 f"no threshold reaches precision {options.target_precision:g} on the "
                 f"validation window; lower --target-precision or use --alert-rate")
-        return threshold, {"target_precision": options.target_precision}
+        return threshold_or_none, {"rule": "precision",
+                                   "target_precision": options.target_precision}
+    if rule != "alert-rate":
+        raise TrainingError(f"unknown threshold rule {rule!r} (one of "
+                            f"{', '.join(THRESHOLD_RULES)})")
     rate = options.alert_rate if options.alert_rate is not None else 0.01
-    return metrics.threshold_for_alert_rate(scores, rate), {"alert_rate": rate}
+    return metrics.threshold_for_alert_rate(scores, rate), {"rule": "alert-rate",
+                                                            "alert_rate": rate}
+
+
+def _calibrate(raw_onnx: bytes, raw_scores: npt.NDArray[np.float64],
+               window: Dataset) -> tuple[bytes, npt.NDArray[np.float64], dict[str, Any]]:
+    """Platt scaling fitted on the labelled rows of ``window``, appended to the graph.
+
+    Used when it lowers the Brier score on those rows and keeps (to float32 rounding,
+    99%) the distinct scores; otherwise the raw export stays, recorded as method "none"
+    with the reason. Two parameters fitted on thousands of rows: the in-sample Brier
+    score is a fair estimate. Returns the graph, its scores on ``window`` and the record.
+    """
+    labelled = window.labelled
+    y = window.labels[labelled]
+    brier_raw = metrics.brier(y, raw_scores[labelled])
+    onnx_bytes, scores = raw_onnx, raw_scores
+    record: dict[str, Any] = {"method": "none", "a": None, "b": None}
+    try:
+        a, b = metrics.fit_platt(y, raw_scores[labelled])
+    except ValueError as exc:
+        record["reason"] = str(exc)
+    else:
+        candidate = calibrate(raw_onnx, a, b)
+        calibrated = OnnxModel(candidate).predict(window.features)
+        if not a > 0:
+            record["reason"] = f"the fitted slope a = {a:.4g} would not keep the ranking"
+        elif not metrics.brier(y, calibrated[labelled]) < brier_raw:
+            record["reason"] = "Platt scaling did not lower the Brier score"
+        elif metrics.distinct(calibrated) < 0.99 * metrics.distinct(raw_scores):
+            record["reason"] = "Platt scaling in float32 merged distinct scores"
+        else:
+            onnx_bytes, scores = candidate, calibrated
+            record = {"method": "platt", "a": a, "b": b}
+        if record["method"] == "none":
+            record["fitted"] = {"a": a, "b": b}
+    record.update({"rows": int(labelled.sum()), "brier_raw": metrics.finite(brier_raw),
+                   "brier": metrics.finite(metrics.brier(y, scores[labelled])),
+                   "reliability": metrics.reliability(y, scores[labelled])})
+    return onnx_bytes, scores, record
+
+
+def _can_rank(distinct_scores: int, rows: int, trees: int) -> dict[str, Any]:
+    """Whether the validation scores are fine enough to rank.
+
+    Required: a hundredth of the validation rows, at least 10 and at most 100. Below
+    rows / 100 distinct scores, the average tie holds more than 1% of the window, the
+    default alert budget: a threshold rule could not place its cut within a tie. 100
+    levels (percentiles) rank well enough anywhere; 10 keeps small windows testable.
+    """
+    required = min(100, max(10, rows // 100))
+    return {"ok": distinct_scores >= required, "distinct_scores": distinct_scores,
+            "required": required, "trees": trees}
+
+
+def _amounts(window: Dataset) -> npt.NDArray[np.float64] | None:
+    """The transactions' ``amount`` feature, or None when the model does not read it."""
+    if "amount" not in window.feature_names:
+        return None
+    return window.features[:, window.feature_names.index("amount")].astype(np.float64)
 
 
 def evaluate(window: Dataset, scores: npt.NDArray[np.float64],
              threshold: float) -> dict[str, Any]:
-    """Validation metrics over the labelled rows of ``window`` (scores for every row)."""
+    """Validation metrics over the labelled rows of ``window`` (scores for every row).
+
+    Money, from the ``amount`` feature: ``fraud_amount`` of the labelled frauds, the
+    part alerted at ``threshold``, and their ratio ``value_detected``. ``distinct_scores``
+    and the alert rate count every row.
+    """
     labelled = window.labelled
     y, s = window.labels[labelled], scores[labelled]
     decision = metrics.at_threshold(y, s, threshold)
     days = np.floor(window.times[labelled] / DAY).astype(np.int64)
     cp, cp_days = metrics.card_precision_at_k(days, window.cards[labelled], y, s, k=100)
     positives = int(y.sum())
+    amount = _amounts(window)
+    fraud_amount = alerted_amount = None
+    if amount is not None:
+        fraud_money = np.where(y == 1, np.nan_to_num(amount[labelled]), 0.0)
+        fraud_amount = float(fraud_money.sum())
+        alerted_amount = float(fraud_money[s >= threshold].sum())
     return {
         "validation": {
             "rows": len(window),
@@ -350,6 +480,11 @@ def evaluate(window: Dataset, scores: npt.NDArray[np.float64],
             "f1": metrics.finite(decision.f1),
             "card_precision_at_100": metrics.finite(cp),
             "card_precision_days": cp_days,
+            "distinct_scores": metrics.distinct(scores),
+            "fraud_amount": fraud_amount,
+            "fraud_amount_alerted": alerted_amount,
+            "value_detected": (alerted_amount / fraud_amount
+                               if fraud_amount and alerted_amount is not None else None),
         },
     }
 

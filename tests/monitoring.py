@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import datetime as dt
 import itertools
+import math
 import os
 import subprocess
 import sys
@@ -25,7 +26,11 @@ import psycopg
 from producer import kaggle
 from producer.stream import StreamConfig, TransactionStream
 from scorer import analytics
+from scorer.db import connect
+from scorer.governance import Gates
 from scorer.labels import AnalystOptions, simulate_analysts
+from scorer.names import TRAINER_ROLE
+from scorer.retrain import RetrainOptions, retrain
 from scorer.scoring import Scorer
 from tests.history import START, produce, quick_model
 
@@ -138,6 +143,11 @@ def populate(url: str, workdir: Path) -> Monitored:
         subprocess.run([PGFRAUD, "import", str(csv_file)], env=env, check=True,
                        capture_output=True, stdin=subprocess.DEVNULL)
     score_and_label(url)
+    # One decision for the decisions panel. The quick champion's score reference is
+    # in-sample, so its live PSI would trip the guardrail: not what this fixture is about.
+    calm = Gates(max_score_psi=math.inf, max_alert_ratio=math.inf)
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
+        retrain(conn, RetrainOptions(min_new_labels=10**9, gates=calm))
     state = workdir / "dbt"
     analytics.build(url, state_dir=state, variables=VARS)
     return Monitored(url, champion, shadow, state, quarantined=12 + SEEDED_INVALID,

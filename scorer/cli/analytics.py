@@ -38,7 +38,9 @@ def dbt(dbt_args: tuple[str, ...]) -> None:
 
     Marts: fct_daily_model_performance, fct_daily_feature_drift,
     fct_daily_score_distribution, fct_scoring_minutes, fct_daily_label_backlog,
-    fct_hourly_quarantine, dim_models (docs/monitoring.md).
+    fct_hourly_quarantine, fct_daily_champions, fct_daily_decision_value,
+    fct_model_calibration, fct_model_reliability, fct_model_decisions,
+    fct_mart_freshness, dim_models (docs/monitoring.md).
     """
     if not dbt_args:
         raise click.UsageError("say what dbt should do, e.g. `pgfraud dbt build`")

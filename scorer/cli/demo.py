@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from psycopg.rows import dict_row
@@ -34,6 +34,9 @@ from scorer.db import connect, database_url, redact
 from scorer.errors import PgfraudError
 from scorer.names import PRODUCER_ROLE, TRAINER_ROLE
 from scorer.settings import Settings
+
+if TYPE_CHECKING:
+    from scorer.retrain import Decision
 
 console = Console(stderr=True)
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
@@ -90,7 +93,7 @@ def demo(span: float, live: float, rate: float, report_path: Path) -> None:
 
     The scorer's and analysts' logs go to PGFRAUD_HOME/logs/.
     """
-    for quiet in ("scorer.scoring", "scorer.migrate"):  # the summary says what matters
+    for quiet in ("scorer.scoring", "scorer.migrate", "scorer.retrain"):  # the summary says
         logging.getLogger(quiet).setLevel(logging.WARNING)
     url = database_url()
     click.echo(f"database   {redact(url)}")
@@ -108,9 +111,9 @@ def demo(span: float, live: float, rate: float, report_path: Path) -> None:
     if live and live > 0:
         _live(url, live, rate)
         _score(url)  # whatever the scorer left when it was stopped
-    _retrain_once(url)
+    decision = _retrain_once(url)
     _marts_and_report(url, report_path)
-    _summary(url, since, report_path)
+    _summary(url, since, report_path, decision)
 
 
 def _history(url: str, span: float) -> None:
@@ -251,7 +254,7 @@ def _wait_for_scorer(conn: Any, scorer: subprocess.Popen[bytes], logs: Path) -> 
     raise PgfraudError(f"the scorer did not start; see {logs / 'demo-scorer.log'}")
 
 
-def _retrain_once(url: str) -> None:
+def _retrain_once(url: str) -> Decision | None:
     from scorer import retrain as retraining
 
     options = retraining.RetrainOptions(force=True, label_delay=dt.timedelta(hours=12))
@@ -261,10 +264,11 @@ def _retrain_once(url: str) -> None:
             decision = retraining.retrain(conn, options, on_stage=status.update)
     except PgfraudError as exc:  # e.g. too few labelled fraud yet (TrainingError)
         click.echo(f"retrain    skipped: {exc}")
-        return
-    click.echo(f"retrain    decision {decision.decision_id}: {decision.outcome}"
-               + (f", challenger {decision.challenger}" if decision.challenger else "")
-               + f" ({decision.detail})")
+        return None
+    for each in [*decision.earlier, decision]:
+        click.echo(f"retrain    decision {each.decision_id}: {each.outcome} [{each.rule}] "
+                   f"{each.detail}")
+    return decision
 
 
 def _marts_and_report(url: str, report_path: Path) -> None:
@@ -286,9 +290,11 @@ def _ratio(numerator: int, denominator: int) -> str:
     return f"{numerator / denominator:.1%}" if denominator else "n/a"
 
 
-def _summary(url: str, since: dt.datetime, report_path: Path) -> None:
+def _summary(url: str, since: dt.datetime, report_path: Path,
+             decision: Decision | None) -> None:
     with connect(url, row_factory=dict_row) as conn:
         s = conn.execute(_q("summary"), {"since": since}).fetchone()
+        champion = registry.champion(conn)
     assert s is not None
     tp, fp, fn = s["true_positives"], s["false_positives"], s["false_negatives"]
     p99 = s["live_latency_p99_ms"]
@@ -302,6 +308,9 @@ def _summary(url: str, since: dt.datetime, report_path: Path) -> None:
         ("latency", "n/a (nothing scored live)" if p99 is None else
          f"p50 {s['live_latency_p50_ms']:.0f} ms, p99 {p99:.0f} ms over "
          f"{s['live_scored']:,} live transactions (ingest commit to prediction)"),
+        ("champion", f"model {champion}"
+         + ("" if decision is None else f"; retraining: {decision.outcome} "
+                                        f"[{decision.rule}] {decision.detail}")),
     ]
     click.echo("\nSummary")
     for name, text in lines:

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import box
@@ -15,9 +15,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from scorer.cli import params
+from scorer.cli.models import threshold_rule_options, threshold_settings
 from scorer.cli.output import plain
 from scorer.db import connect, database_url
 from scorer.names import ANALYST_ROLE, DRIFT_PSI_THRESHOLD, TRAINER_ROLE
+
+if TYPE_CHECKING:
+    from scorer.governance import Gates
 
 out = Console()
 err = Console(stderr=True)
@@ -151,8 +155,6 @@ def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelt
 @click.option("--min-labels", default=500, show_default=True, type=click.IntRange(min=0),
               help="With --auto: transactions newly labelled (or relabelled) needed; a "
                    "transaction counts once, notes do not count.")
-@click.option("--margin", default=0.0, show_default=True, type=float,
-              help="Average-precision points the challenger must gain to be promoted.")
 @click.option("--label-delay", default="7d", show_default=True, callback=params.timedelta,
               metavar="TIME", help="Labels of transactions older than this count as matured.")
 @click.option("--drift-threshold", default=DRIFT_PSI_THRESHOLD, show_default=True, type=float,
@@ -160,29 +162,49 @@ def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelt
                    "last --drift-window exceeds this.")
 @click.option("--drift-window", default="7d", show_default=True, callback=params.timedelta,
               metavar="TIME", help="Event time the drift is measured over.")
-def retrain(auto: bool, min_labels: int, margin: float, label_delay: dt.timedelta,
-            drift_threshold: float, drift_window: dt.timedelta) -> None:
-    """Train a challenger, score it in shadow, and promote it only if it beats the
-    champion on matured labels by --margin.
+@threshold_rule_options
+@params.gate_options
+def retrain(auto: bool, min_labels: int, label_delay: dt.timedelta,
+            drift_threshold: float, drift_window: dt.timedelta, threshold_rule: str | None,
+            alert_rate: float | None, target_precision: float | None,
+            review_cost: float | None, gates: Gates) -> None:
+    """One round of the retraining loop; a challenger takes charge only on evidence.
 
-    With --auto, only when --min-labels new labels arrived since the last training, or
-    the champion's inputs drifted (largest PSI over --drift-window above
-    --drift-threshold). Every decision is recorded with its numbers in
-    ml.retrain_decisions, also when nothing is triggered.
+    \b
+    In order (docs/labels.md, docs/models.md "Promotion on evidence"):
+    1. guardrail: a promoted champion whose live scores broke their bounds is rolled
+       back to the previous one;
+    2. the challenger already in shadow is judged on its own live scores next to the
+       champion's (same transactions, labels older than --label-delay): it needs
+       --min-shadow in shadow, --min-frauds matured frauds, and a paired bootstrap's
+       --confidence lower bound of the AP difference above --margin; while it still
+       gathers evidence nothing new is trained;
+    3. trigger: with --auto, only when --min-labels new labels arrived since the last
+       training or the champion's inputs drifted (largest PSI over --drift-window above
+       --drift-threshold); without --auto, always;
+    4. a new challenger is trained, gated on its own card (ranking, training frauds, own
+       validation) and put in shadow.
+
+    Every decision is recorded in ml.retrain_decisions with the rule that decided it and
+    its numbers, also when nothing is triggered, and announced on pgfraud_decisions.
     """
     from scorer import retrain as retraining
+    from scorer import training
 
-    options = retraining.RetrainOptions(min_new_labels=min_labels, margin=margin,
+    rule = threshold_settings(threshold_rule, alert_rate, target_precision, review_cost)
+    options = retraining.RetrainOptions(min_new_labels=min_labels, margin=gates.margin,
                                         label_delay=label_delay,
                                         drift_threshold=drift_threshold,
                                         drift_window=drift_window,
-                                        force=not auto)
+                                        force=not auto,
+                                        train=training.TrainOptions(**rule), gates=gates)
     with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         decision = retraining.retrain(conn, options, on_stage=lambda s: err.print(s))
-    click.echo(f"decision {decision.decision_id}: {decision.outcome} "
-               f"({decision.trigger_reason}, {decision.new_labels:,} new labels)"
-               + (f"; challenger {decision.challenger}" if decision.challenger else "")
-               + f": {decision.detail}")
+    for each in [*decision.earlier, decision]:
+        click.echo(f"decision {each.decision_id}: {each.outcome} "
+                   f"({each.trigger_reason}, {each.new_labels:,} new labels)"
+                   + (f"; challenger {each.challenger}" if each.challenger else "")
+                   + f" [{each.rule}]: {each.detail}")
 
 
 @click.command()
@@ -204,8 +226,9 @@ def replay(csv_file: Path, label_delay: dt.timedelta, retrain_every: dt.timedelt
     revealed --label-delay after it (as an analyst would write true_value); every
     --retrain-every a challenger is trained on the labels known at that moment and
     promoted if it beats the champion on matured labels. A bootstrap model covers the
-    first days. The report: ROC AUC, average precision, card precision@100 and alert
-    precision/recall over the replay and per week, and the model history.
+    first days. The report: ROC AUC, average precision, card precision@100, alert
+    precision/recall, fraud amount and value detected (fraud amount alerted / fraud
+    amount) over the replay and per week, and the model history.
     """
     from producer.cards import Tokenizer
     from scorer.replay import ReplayOptions
@@ -239,14 +262,14 @@ def _print_report(report: Any) -> None:
     table = Table(title="champion decisions against the file's is_fraud", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("period", "transactions", "frauds", "ROC AUC", "AP", "random AP", "CP@100",
-                   "alert precision", "alert recall"):
+                   "alert precision", "alert recall", "value detected"):
         table.add_column(column, justify="left" if column == "period" else "right")
 
     def add(period: str, m: dict[str, Any]) -> None:
         table.add_row(period, f"{m['transactions']:,}", f"{m['frauds']:,}", _n(m["roc_auc"]),
                       _n(m["average_precision"]), _n(m["random_average_precision"]),
                       _n(m["card_precision_at_100"]), _n(m["alert_precision"]),
-                      _n(m["alert_recall"]))
+                      _n(m["alert_recall"]), _n(m["value_detected"]))
 
     for week in report.weeks:
         add(f"week of {week['week_start']}", week)

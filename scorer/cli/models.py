@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,14 +14,68 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scorer import registry
+from scorer import governance, registry
 from scorer.cli import params
 from scorer.cli.output import plain, printable
 from scorer.db import connect, database_url
+from scorer.errors import PgfraudError
+from scorer.governance import Gates, Verdict
 from scorer.names import TRAINER_ROLE
 
 console = Console(stderr=True)
 out = Console()
+
+
+THRESHOLD_RULES = ("alert-rate", "precision", "cost")
+DEFAULT_ALERT_RATE = 0.01
+DEFAULT_REVIEW_COST = 5.0
+_RULE_FLAGS = {"alert-rate": "--alert-rate", "precision": "--target-precision",
+               "cost": "--review-cost"}
+
+
+def threshold_rule_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The threshold rule's options, shared by ``train`` and ``retrain``; turn their values
+    into TrainOptions fields with :func:`threshold_settings`."""
+    options = [
+        click.option("--threshold-rule", type=click.Choice(THRESHOLD_RULES),
+                     help="How the alert threshold is chosen on the validation window "
+                          "[default: alert-rate, or the rule the options below imply]."),
+        click.option("--alert-rate", type=click.FloatRange(0, 1, min_open=True),
+                     help="alert-rate rule: alert on at most this share of transactions "
+                          f"[default: {DEFAULT_ALERT_RATE}]."),
+        click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True),
+                     help="precision rule: the lowest threshold reaching this precision "
+                          "(highest recall at that precision)."),
+        click.option("--review-cost", type=click.FloatRange(min=0),
+                     help="cost rule: money per reviewed alert; the threshold minimises "
+                          "reviews x cost + missed fraud amount [default: "
+                          f"{DEFAULT_REVIEW_COST:g}]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def threshold_settings(rule: str | None, alert_rate: float | None,
+                       target_precision: float | None,
+                       review_cost: float | None) -> dict[str, Any]:
+    """TrainOptions fields for the threshold options; a rule's own option implies it."""
+    given = {"alert-rate": alert_rate, "precision": target_precision, "cost": review_cost}
+    implied = [name for name, value in given.items() if value is not None]
+    if len(implied) > 1:
+        raise click.UsageError(f"{' and '.join(_RULE_FLAGS[n] for n in implied)} belong to "
+                               f"different threshold rules; give one")
+    if rule is None:
+        rule = implied[0] if implied else "alert-rate"
+    elif implied and implied != [rule]:
+        raise click.UsageError(f"{_RULE_FLAGS[implied[0]]} belongs to the {implied[0]} "
+                               f"rule, not --threshold-rule {rule}")
+    if rule == "precision" and target_precision is None:
+        raise click.UsageError("--threshold-rule precision needs --target-precision P")
+    return {"threshold_rule": rule,
+            "alert_rate": alert_rate if alert_rate is not None else DEFAULT_ALERT_RATE,
+            "target_precision": target_precision,
+            "review_cost": review_cost if review_cost is not None else DEFAULT_REVIEW_COST}
 
 
 @click.command()
@@ -37,11 +92,7 @@ out = Console()
 @click.option("--gap", callback=params.timedelta, metavar="TIME",
               help="Event time left out between training and validation, as long as the "
                    "label delay [default: 7d, at most a tenth of the labelled span].")
-@click.option("--alert-rate", type=click.FloatRange(0, 1, min_open=True),
-              help="Threshold rule: alert on this share of transactions [default: 0.01].")
-@click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True),
-              help="Threshold rule instead: the lowest threshold reaching this precision "
-                   "on validation (highest recall at that precision).")
+@threshold_rule_options
 @click.option("--bootstrap", is_flag=True,
               help="Cold start: train on simulated history with the generator's own "
                    "labels instead of analyst labels; promoted if there is no champion.")
@@ -60,7 +111,8 @@ out = Console()
               help="Score with the new model in shadow right away.")
 def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetime | None,
           validation: dt.timedelta | None, gap: dt.timedelta | None,
-          alert_rate: float | None, target_precision: float | None, bootstrap: bool,
+          threshold_rule: str | None, alert_rate: float | None,
+          target_precision: float | None, review_cost: float | None, bootstrap: bool,
           if_no_champion: bool, days: float, cards: int, seed: int,
           deploy: str | None) -> None:
     """Train a LightGBM model on stored features and labels, export it to ONNX, register it.
@@ -68,32 +120,32 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
     The training set is features.model_input_v1 (what the scorer reads) joined to each
     transaction's label as known at --cutoff, from the label history. The newest
     labelled stretch validates, after a gap; early stopping uses the end of the training
-    window. The ONNX export must match LightGBM within 1e-5 on the validation rows or the
-    model is not registered (the run is still recorded in ml.training_runs). A new model
-    is a candidate until promoted (`pgfraud models promote V`) or shadowed.
+    window. Scores are Platt-scaled on the validation window (in the ONNX graph), so they
+    read as probabilities. The ONNX export must take the same alert decisions as
+    LightGBM, rank the validation rows the same way and stay within float32 rounding of
+    its scores, or the model is not registered (the run is still recorded in
+    ml.training_runs). A new model is a candidate until promoted (`pgfraud models
+    promote V`) or shadowed.
 
     \b
     Examples:
       pgfraud train --bootstrap                  # fresh install: score from minute one
       pgfraud train --validation 7d --shadow     # challenger on analyst labels
       pgfraud train --cutoff 2026-10-01 --target-precision 0.5
+      pgfraud train --threshold-rule cost --review-cost 8
     """
     # LightGBM, ONNX and scikit-learn take a second to import: only this verb needs them.
     from scorer import bootstrap as cold_start
     from scorer import training
 
-    if alert_rate is not None and target_precision is not None:
-        raise click.UsageError("--alert-rate and --target-precision are two threshold "
-                               "rules; give one")
+    rule = threshold_settings(threshold_rule, alert_rate, target_precision, review_cost)
     if if_no_champion:
         with connect(role=TRAINER_ROLE, autocommit=True) as conn:
             current = registry.champion(conn)
         if current is not None:
             click.echo(f"champion {current} exists; nothing to train (--if-no-champion)")
             return
-    options = training.TrainOptions(validation=validation, gap=gap,
-                                    alert_rate=alert_rate if alert_rate is not None else 0.01,
-                                    target_precision=target_precision, seed=seed)
+    options = training.TrainOptions(validation=validation, gap=gap, seed=seed, **rule)
     started = time.monotonic()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
@@ -130,10 +182,12 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
                 seconds=time.monotonic() - started, detail={"dataset_rows": len(data)})
             if version is None:
                 parity = trained.metrics["parity"]
+                problems = ([f"raw export: {p}" for p in parity["raw"]["problems"]]
+                            + [f"calibrated: {p}" for p in parity["problems"]])
                 raise click.ClickException(
-                    f"the ONNX export differs from LightGBM by {parity['max_abs_diff']:.2e} "
-                    f"(> {parity['tolerance']:g}) on {parity['rows']:,} validation rows; "
-                    f"the model was not registered (training run {run_id})")
+                    f"the ONNX export does not match LightGBM on {parity['rows']:,} "
+                    f"validation rows ({'; '.join(problems)}); the model was not "
+                    f"registered (training run {run_id})")
             _print_card(registry.show(conn, version), registry.events(conn, version))
             deployed = registry.load(conn, version).status != "candidate"
     if not deployed:
@@ -190,12 +244,116 @@ def show(version: int) -> None:
 
 @models.command()
 @click.argument("version", type=int)
-def promote(version: int) -> None:
-    """Make VERSION the champion; the current champion is retired."""
+@click.option("--force", is_flag=True,
+              help="Promote even if a gate fails (needs --reason; recorded with who and why).")
+@click.option("--reason", metavar="TEXT", help="Why the gates are overridden (with --force).")
+@click.option("--dry-run", is_flag=True, help="Show the evidence and the verdict; change nothing.")
+@click.option("--label-delay", default="7d", show_default=True, callback=params.timedelta,
+              metavar="TIME", help="Labels of transactions older than this count as matured.")
+@params.gate_options
+def promote(version: int, force: bool, reason: str | None, dry_run: bool,
+            label_delay: dt.timedelta, gates: Gates) -> None:
+    """Make VERSION the champion, if the evidence says it is better (the current
+    champion is retired).
+
+    The same gates as `pgfraud retrain` (docs/models.md): VERSION must rank, rest on
+    enough frauds, not be far below the champion on its own validation, have scored live
+    traffic in shadow for --min-shadow without collapsing, and beat the champion on the
+    same transactions with --min-frauds matured frauds: the paired bootstrap's
+    --confidence lower bound of the AP difference must exceed --margin. A failing gate
+    refuses the promotion (exit status 1) unless --force --reason TEXT overrides it; the
+    override is recorded in ml.retrain_decisions (rule "forced", who and why).
+
+    \b
+    Examples:
+      pgfraud models promote 7 --dry-run
+      pgfraud models promote 7 --force --reason "rollback drill, INC-1234"
+    """
+    from scorer import retrain as retraining
+
+    if force and not (reason and reason.strip()):
+        raise click.UsageError("--force needs --reason TEXT: the override is recorded with "
+                               "who and why")
+    options = retraining.RetrainOptions(label_delay=label_delay, gates=gates)
     with connect(role=TRAINER_ROLE, autocommit=True) as conn:
-        previous = registry.promote(conn, version)
-    out.print(f"model {version} is the champion"
-              + (f" (model {previous} retired)" if previous is not None else ""))
+        verdict, decision = retraining.promote_manually(conn, version, force=force,
+                                                        reason=reason, options=options,
+                                                        dry_run=dry_run)
+    _print_evidence(verdict)
+    if decision is not None:
+        out.print(f"model {version} is the champion (decision {decision.decision_id}, rule "
+                  f"{decision.rule})")
+    elif dry_run:
+        out.print(f"dry run: model {version} {'would be' if verdict.promote else 'would not be'}"
+                  f" promoted")
+    else:
+        raise PgfraudError(f"refused: {verdict.detail} (rule {verdict.rule}); "
+                           f"override with --force --reason TEXT")
+
+
+@models.command()
+@click.option("--window", default="1d", show_default=True, callback=params.timedelta,
+              metavar="TIME", help="Event time of live scores to judge (ending at the event "
+                                   "clock).")
+@click.option("--max-score-psi", default=Gates().max_score_psi, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Score PSI against the champion's validation window that trips it.")
+@click.option("--max-alert-ratio", default=Gates().max_alert_ratio, show_default=True,
+              type=click.FloatRange(min=1),
+              help="Live alert rate over the validation alert rate that trips it.")
+def guard(window: dt.timedelta, max_score_psi: float, max_alert_ratio: float) -> None:
+    """Check the champion's live scores now; past a bound, roll back to the previous
+    champion (as `pgfraud retrain` does first in every round).
+
+    Records a decision (trigger "guardrail") when a bound is broken, announced on channel
+    pgfraud_decisions. Exit status 0 when the champion is healthy or was rolled back, 1
+    when it breaks a bound and cannot be rolled back. Run it from cron between
+    retraining rounds.
+    """
+    from scorer import retrain as retraining
+    from scorer.training import default_cutoff
+
+    gates = Gates(guard_window=window, max_score_psi=max_score_psi,
+                  max_alert_ratio=max_alert_ratio)
+    with connect(role=TRAINER_ROLE, autocommit=True) as conn:
+        champion = registry.champion(conn)
+        if champion is None:
+            raise PgfraudError("there is no champion to guard")
+        cutoff = retraining.event_now(conn, default_cutoff(conn))
+        status = retraining.health(conn, champion, shadow=False, start=cutoff - window,
+                                   end=cutoff)
+        decision = retraining.guard(conn, gates, cutoff=cutoff)
+        breach = governance.judge_health(status, gates)
+    out.print(f"champion {champion}: {status.predictions:,} live scores in the last "
+              f"{window.total_seconds() / 3600:g} h of event time, score PSI "
+              f"{_num(status.score_psi, 3)}, alert rate {_pct(status.alert_rate)} "
+              f"(validation {_pct(status.reference_alert_rate)})")
+    if status.predictions < gates.min_guard_predictions:
+        out.print(f"too few scores to judge (< {gates.min_guard_predictions}); nothing done")
+    elif decision is not None:
+        out.print(f"[bold red]{escape(decision.detail)}[/]")
+    elif breach is not None:
+        raise PgfraudError(f"{breach.detail}; no earlier champion a guardrail may restore")
+    else:
+        out.print("healthy")
+
+
+def _print_evidence(verdict: Verdict) -> None:
+    evidence = verdict.evidence
+    comparison = evidence.get("comparison")
+    if comparison:
+        out.print(f"paired comparison: {comparison['rows']:,} transactions, "
+                  f"{comparison['frauds']} matured frauds; AP challenger "
+                  f"{_num(comparison['challenger_ap'])} vs champion "
+                  f"{_num(comparison['champion_ap'])}; difference "
+                  f"{_num(comparison['difference'])}, {comparison['confidence']:.0%} lower "
+                  f"bound {_num(comparison['lower'])} ({comparison['resamples']} resamples)",
+                  soft_wrap=True)
+    if "shadow_days" in evidence:
+        out.print(f"shadow: {evidence['shadow_days']:.2f} days of live scores "
+                  f"(needs {evidence['min_shadow_days']:g})", soft_wrap=True)
+    style = "green" if verdict.promote else "red"
+    out.print(f"gate: [{style}]{escape(verdict.rule)}[/] {escape(verdict.detail)}", soft_wrap=True)
 
 
 @models.command(name="shadow")
@@ -232,9 +390,7 @@ def _print_card(info: dict[str, Any], history: list[dict[str, Any]]) -> None:
     metrics = info["metrics"]
     validation = metrics.get("validation", {})
     train_metrics = metrics.get("train", {})
-    rule = metrics.get("threshold_rule", {})
-    rule_text = (f"alert rate {rule['alert_rate']:.2%}" if "alert_rate" in rule
-                 else f"precision >= {rule.get('target_precision', 0):g}")
+    rule_text = _rule_text(metrics.get("threshold_rule", {}))
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
     header.add_column()
@@ -253,13 +409,21 @@ def _print_card(info: dict[str, Any], history: list[dict[str, Any]]) -> None:
     header.add_row("features", f"set {info['feature_set_version']}, "
                    f"{len(info['feature_names'])} columns of features.model_input_v1")
     header.add_row("threshold", f"{info['threshold']:.6f} ({rule_text} on validation)")
-    header.add_row("trees", str(metrics.get("trees", "?")))
+    ranking = metrics.get("can_rank") or {}
+    header.add_row("scores", f"{_count(validation.get('distinct_scores'))} distinct on "
+                   f"validation from {metrics.get('trees', '?')} trees"
+                   + (f" ({ranking['required']:,} required to rank)" if ranking else ""))
+    header.add_row("calibration", _calibration_text(metrics.get("calibration")))
     parity = metrics.get("parity", {})
     header.add_row("ONNX", f"{info['onnx_size']:,} bytes, sha256 {info['onnx_sha256'][:16]}…, "
-                   f"max |LightGBM - ONNX| {parity.get('max_abs_diff', float('nan')):.1e}")
+                   + _parity_text(parity))
     header.add_row("created", plain(f"{info['created_at']:%Y-%m-%d %H:%M:%S %Z} by "
                                     f"{info['created_by'] or '?'}"))
     out.print(header)
+    if ranking and not ranking.get("ok", True):
+        out.print(f"[bold yellow]warning:[/] this model cannot rank: "
+                  f"{ranking['distinct_scores']:,} distinct validation scores, "
+                  f"{ranking['required']:,} required ({ranking['trees']} trees)")
 
     table = Table(title="validation metrics", title_justify="left")
     table.add_column("metric")
@@ -275,6 +439,11 @@ def _print_card(info: dict[str, Any], history: list[dict[str, Any]]) -> None:
     table.add_row("alerts", f"{validation.get('alerts', 0):,} "
                   f"({_pct(validation.get('alert_rate'))} of "
                   f"{validation.get('rows', 0):,})", "")
+    if validation.get("fraud_amount") is not None:
+        table.add_row("value detected (fraud amount alerted)",
+                      f"{_pct(validation.get('value_detected'))} "
+                      f"({validation['fraud_amount_alerted']:,.2f} of "
+                      f"{validation['fraud_amount']:,.2f})", "")
     out.print(table)
 
     importance = sorted(info["feature_importance"].items(), key=lambda p: -p[1])[:12]
@@ -290,6 +459,36 @@ def _print_card(info: dict[str, Any], history: list[dict[str, Any]]) -> None:
         out.print(bars)
     if history:
         _print_events(history)
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    if rule.get("rule") == "cost":
+        return (f"lowest expected cost at {rule['review_cost']:g} a review: "
+                f"{rule['expected_cost']:,.2f} = {rule['alerts']:,} reviews + "
+                f"{rule['missed_fraud_amount']:,.2f} fraud missed")
+    if "alert_rate" in rule:
+        return f"alert rate {rule['alert_rate']:.2%}"
+    return f"precision >= {rule.get('target_precision', 0):g}"
+
+
+def _calibration_text(calibration: dict[str, Any] | None) -> str:
+    if not calibration:
+        return "none recorded (raw scores)"
+    brier = (f"Brier {_num(calibration.get('brier_raw'))} raw → "
+             f"{_num(calibration.get('brier'))} on validation")
+    if calibration.get("method") == "platt":
+        return (f"Platt, p' = sigmoid({calibration['a']:.3f} logit(p) "
+                f"{calibration['b']:+.3f}); {brier}")
+    return f"none ({plain(calibration.get('reason', '?'))}); {brier}"
+
+
+def _parity_text(parity: dict[str, Any]) -> str:
+    text = (f"max |LightGBM - ONNX| {parity.get('max_abs_diff', float('nan')):.1e} "
+            f"(tolerance {parity.get('tolerance', float('nan')):.1e})")
+    if "rank_correlation" in parity:
+        text += (f", rank correlation {parity['rank_correlation']:.6f}, "
+                 f"{parity.get('decision_flips', 0)} decisions differ")
+    return text
 
 
 def _print_events(history: list[dict[str, Any]]) -> None:

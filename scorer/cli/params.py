@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -35,3 +38,36 @@ def timestamp(ctx: click.Context, param: click.Parameter,
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO date or time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def gate_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The promotion gates' options (docs/models.md), collected into ``gates``: a
+    ``scorer.governance.Gates``. Shared by ``pgfraud retrain`` and ``models promote``."""
+    from scorer.governance import Gates
+
+    defaults = Gates()
+    options = [
+        click.option("--margin", default=defaults.margin, show_default=True, type=float,
+                     help="Average-precision points the paired bootstrap's lower bound "
+                          "must exceed for a promotion."),
+        click.option("--min-frauds", default=defaults.min_frauds, show_default=True,
+                     type=click.IntRange(min=1),
+                     help="Matured labelled frauds the paired comparison needs."),
+        click.option("--min-shadow", default="2d", show_default=True, callback=timedelta,
+                     metavar="TIME", help="Event time a challenger scores in shadow "
+                                          "before it may be promoted."),
+        click.option("--confidence", default=defaults.confidence, show_default=True,
+                     type=click.FloatRange(0.5, 1, max_open=True),
+                     help="One-sided confidence of the bootstrap's lower bound."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, margin: float, min_frauds: int, min_shadow: dt.timedelta,
+                confidence: float, **kwargs: Any) -> Any:
+        gates = Gates(margin=margin, min_frauds=min_frauds, min_shadow=min_shadow,
+                      confidence=confidence)
+        return command(*args, gates=gates, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper

@@ -17,15 +17,49 @@ join ml.models m on m.model_version = d.challenger_version
 where m.status = 'shadow';
 
 -- name: record_decision
+-- One decision, with the rule that decided it and that rule's numbers (migration 0008).
 insert into ml.retrain_decisions (trigger_reason, new_labels, min_new_labels,
     champion_version, challenger_version, evaluated_from, evaluated_to, evaluated_rows,
     evaluated_positives, champion_metrics, challenger_metrics, max_psi, max_psi_feature,
-    margin, outcome, detail)
+    margin, outcome, detail, rule, evidence)
 values (%(trigger_reason)s, %(new_labels)s, %(min_new_labels)s, %(champion_version)s,
     %(challenger_version)s, %(evaluated_from)s, %(evaluated_to)s, %(evaluated_rows)s,
     %(evaluated_positives)s, %(champion_metrics)s, %(challenger_metrics)s, %(max_psi)s,
-    %(max_psi_feature)s, %(margin)s, %(outcome)s, %(detail)s)
+    %(max_psi_feature)s, %(margin)s, %(outcome)s, %(detail)s, %(rule)s, %(evidence)s)
 returning retrain_decision_id;
+
+-- name: event_now
+-- "Now" in event time, for windows over transactions (shadow period, guardrails): the
+-- event clock, unless the cutoff lies before it (a replay deciding as of a past moment).
+select least(%(cutoff)s::timestamptz, (select max_transacted_at from ingest.event_clock));
+
+-- name: shadow_since
+-- Event time of a challenger's first shadow score that counts as evidence
+-- (ml.shadow_since, sql/governance/evidence.sql).
+select ml.shadow_since(%(challenger)s::integer);
+
+-- name: paired_live_scores
+-- The champion's and the challenger's live scores of the same transactions, with matured
+-- labels (ml.paired_live_scores, sql/governance/evidence.sql).
+select champion_score, challenger_score, is_fraud::int
+from ml.paired_live_scores(%(champion)s::integer, %(challenger)s::integer,
+                           %(cutoff)s, %(matured_to)s);
+
+-- name: serving_health
+-- A model's live scores over an event-time window against its validation window.
+select predictions, score_psi, alert_rate, reference_alert_rate
+from ml.serving_health(%(model)s::integer, %(shadow)s, %(from)s, %(to)s);
+
+-- name: champion_since
+-- How the champion became champion: its latest event into that status ('promote' or
+-- 'rollback'). A guardrail rolls back only a promoted champion, never a restored one.
+select action, at from ml.model_events
+where model_version = %(model)s and new_status = 'champion'
+order by model_event_id desc limit 1;
+
+-- name: model_card
+-- A model's metrics (its card) and status.
+select metrics, status from ml.models where model_version = %(model)s;
 
 -- name: largest_drift
 -- The champion's most drifted feature (or score) over a window.
@@ -37,9 +71,10 @@ order by psi desc limit 1;
 select earliest_event_at, now() + max_ahead from ingest.event_time_policy;
 
 -- name: replay_outcomes
--- Champion decisions on replayed transactions against the file's is_fraud (owner).
+-- Champion decisions on replayed transactions against the file's is_fraud (owner),
+-- with the amount (value detected).
 select extract(epoch from t.transacted_at)::float8, t.card_token, p.score, p.is_alert,
-       f.trans_num is not null, p.model_version
+       f.trans_num is not null, p.model_version, t.amount::float8
 from scoring.predictions p
 join ingest.transactions t using (transaction_id)
 left join truth.fraud_transactions f using (trans_num)

@@ -187,8 +187,8 @@ def labelled_history(databases: Databases) -> str:
     return url
 
 
-def test_retrain_promotes_a_better_challenger(databases: Databases,
-                                              labelled_history: str) -> None:
+def test_retrain_puts_a_better_challenger_in_shadow_not_in_charge(
+        databases: Databases, labelled_history: str) -> None:
     url = databases.clone(labelled_history)
     # A champion that ranks at random: trained on shuffled labels.
     weak = quick_model(url, seed=5, trees=3, status="champion", shuffle_labels=True)
@@ -196,18 +196,23 @@ def test_retrain_promotes_a_better_challenger(databases: Databases,
         skipped = retrain(conn, RetrainOptions(min_new_labels=10**9))
         decision = retrain(conn, RetrainOptions(min_new_labels=100, margin=0.01))
         status = registry.load(conn, decision.challenger or 0).status
+        assert registry.champion(conn) == weak
         recorded = conn.execute(
-            "select trigger_reason, outcome, champion_version, challenger_version, "
+            "select trigger_reason, outcome, rule, champion_version, challenger_version, "
             "(challenger_metrics->>'average_precision')::float8, "
             "(champion_metrics->>'average_precision')::float8, evaluated_rows "
             "from ml.retrain_decisions order by retrain_decision_id").fetchall()
     assert skipped.outcome == "skipped" and skipped.trigger_reason == "not_triggered"
-    assert decision.outcome == "promoted" and status == "champion"
-    assert recorded[0][:2] == ("not_triggered", "skipped")
-    reason, outcome, champion, challenger, challenger_ap, champion_ap, rows = recorded[1]
-    assert (reason, outcome, champion, challenger) == ("new_labels", "promoted", weak,
-                                                       decision.challenger)
+    # Better offline by far, yet it must first score live traffic in shadow (the
+    # promotion itself is tests/integration/test_governance.py's).
+    assert (decision.outcome, decision.rule, status) == ("kept_champion", "shadow_period",
+                                                         "shadow")
+    assert recorded[0][:3] == ("not_triggered", "skipped", "not_triggered")
+    reason, outcome, rule, champion, challenger, challenger_ap, champion_ap, rows = recorded[1]
+    assert (reason, outcome, rule, champion, challenger) == (
+        "new_labels", "kept_champion", "shadow_period", weak, decision.challenger)
     assert challenger_ap >= champion_ap + 0.01 and rows > 1000
+    assert "offline on its validation window: AP" in decision.detail
 
 
 def test_retrain_refuses_a_worse_challenger(databases: Databases,

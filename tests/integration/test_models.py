@@ -4,6 +4,7 @@ registry status changes, bootstrap, and the command line."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import subprocess
 import sys
@@ -119,6 +120,35 @@ def test_model_beats_random_and_its_metrics_match_sklearn(history_db: str) -> No
     assert validation["roc_auc"] > 0.9
     # The alert-rate rule holds on the validation window.
     assert validation["alert_rate"] <= 0.01
+    assert stored["threshold_rule"] == {"rule": "alert-rate", "alert_rate": 0.01}
+
+    # Scores that rank: enough trees and distinct scores, counted on the ONNX output.
+    assert stored["trees"] >= training.TrainOptions().min_rounds
+    assert validation["distinct_scores"] == len(np.unique(scores))
+    assert stored["can_rank"] == {"ok": True, "distinct_scores": len(np.unique(scores)),
+                                  "required": min(100, max(10, len(y) // 100)),
+                                  "trees": stored["trees"]}
+    # Money: the amount of the frauds alerted over that of all frauds.
+    amount = x[:, names.index("amount")].astype(np.float64)
+    fraud_amount = amount[y == 1].sum()
+    assert validation["fraud_amount"] == pytest.approx(fraud_amount)
+    assert validation["fraud_amount_alerted"] == pytest.approx(
+        amount[(y == 1) & (predicted == 1)].sum())
+    assert validation["value_detected"] == pytest.approx(
+        amount[(y == 1) & (predicted == 1)].sum() / fraud_amount)
+    # Calibrated in the graph: the stored model's scores average the fraud rate, the
+    # Brier score fell, and the reliability curve is of these scores.
+    calibration = stored["calibration"]
+    assert calibration["method"] == "platt" and calibration["a"] > 0
+    assert calibration["brier"] == pytest.approx(np.mean((scores - y) ** 2), abs=1e-9)
+    assert calibration["brier"] < calibration["brier_raw"]
+    assert scores.mean() == pytest.approx(y.mean(), rel=0.1)
+    assert sum(b["count"] for b in calibration["reliability"]) == len(y)
+    # Parity was judged on the calibrated graph, at the threshold, and on the raw export.
+    parity = stored["parity"]
+    assert parity["ok"] and parity["raw"]["ok"] and parity["threshold"] == threshold
+    assert parity["decision_flips"] == 0 and parity["rank_correlation"] >= 0.9999
+    assert parity["max_abs_diff"] <= parity["tolerance"]
 
 
 def test_labels_arriving_after_the_cutoff_are_invisible(history_db: str) -> None:
@@ -154,7 +184,9 @@ def test_split_is_time_ordered_with_a_gap(history_db: str) -> None:
 
 
 def test_a_model_failing_onnx_parity_is_not_registered(history_db: str,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture
+                                                       ) -> None:
     # Export a different model than the one trained: the parity check must catch it.
     real_to_onnx = training.to_onnx
 
@@ -167,9 +199,14 @@ def test_a_model_failing_onnx_parity_is_not_registered(history_db: str,
 
     monkeypatch.setattr(training, "to_onnx", wrong_model)
     monkeypatch.setenv("DATABASE_URL", history_db)
-    result = CliRunner().invoke(cli, ["train"])
+    with caplog.at_level(logging.ERROR, logger="scorer.training"):
+        result = CliRunner().invoke(cli, ["train"])
     assert result.exit_code == 1, result.output
-    assert "was not registered" in result.output
+    assert "was not registered" in result.output and "rank correlation" in result.output
+    # Loud: an ERROR with the numbers.
+    (logged,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "ONNX parity failed" in logged.getMessage()
+    assert "max |LightGBM - ONNX|" in logged.getMessage()
     with psycopg.connect(history_db) as conn:
         assert conn.execute("select count(*) from ml.models where note = 'labels training'"
                             ).fetchone() == (0,)
@@ -179,6 +216,77 @@ def test_a_model_failing_onnx_parity_is_not_registered(history_db: str,
         assert run is not None
         outcome, version, diff = run
     assert (outcome, version) == ("parity_failed", None) and diff > 1e-5
+
+
+def test_cost_rule_picks_the_cheapest_threshold_through_the_cli(history_db: str) -> None:
+    result = _pgfraud("train", "--threshold-rule", "cost", "--review-cost", "5",
+                      "--validation", "7d", url=history_db)
+    assert result.returncode == 0, result.stderr
+    assert "lowest expected cost at 5 a review" in result.stdout
+    assert "value detected" in result.stdout and "Platt" in result.stdout
+    with psycopg.connect(history_db) as conn:
+        row = conn.execute(
+            """select m.onnx_model, m.feature_names, m.threshold, m.metrics,
+                      r.validation_from, r.validation_to
+               from ml.models m join ml.training_runs r using (training_run_id)""").fetchone()
+        assert row is not None
+        onnx_bytes, names, threshold, stored, validation_from, validation_to = row
+        rows = conn.execute(
+            sql.SQL("""select (f.trans_num is not null)::int, {}
+                       from features.model_input_v1 v
+                       left join truth.fraud_transactions f using (trans_num)
+                       where v.transacted_at >= %s and v.transacted_at <= %s""").format(
+                sql.SQL(", ").join(map(sql.Identifier, names))),
+            (validation_from, validation_to)).fetchall()
+    y = np.array([r[0] for r in rows])
+    x = np.array([r[1:] for r in rows], dtype=np.float64).astype(np.float32)
+    amount = x[:, names.index("amount")].astype(np.float64)
+    session = onnxruntime.InferenceSession(bytes(onnx_bytes),
+                                           providers=["CPUExecutionProvider"])
+    scores = session.run(["probabilities"], {"features": x})[0][:, 1].astype(np.float64)
+
+    def cost(t: float) -> float:
+        return 5.0 * (scores >= t).sum() + amount[(y == 1) & (scores < t)].sum()
+
+    costs = {float(t): cost(t) for t in np.unique(scores)}
+    assert cost(threshold) == pytest.approx(min(costs.values()))
+    rule = stored["threshold_rule"]
+    assert rule["rule"] == "cost" and rule["review_cost"] == 5.0
+    assert rule["expected_cost"] == pytest.approx(cost(threshold))
+    assert rule["alerts"] == (scores >= threshold).sum()
+    # Better than both extremes: alerting on nothing, and on everything.
+    assert cost(threshold) < amount[y == 1].sum() and cost(threshold) < 5.0 * len(y)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--alert-rate", "0.01", "--target-precision", "0.5"], "different threshold rules"),
+    (["--threshold-rule", "cost", "--alert-rate", "0.02"], "not --threshold-rule cost"),
+    (["--threshold-rule", "precision"], "needs --target-precision"),
+    (["--review-cost", "5", "--target-precision", "0.5"], "different threshold rules"),
+])
+def test_conflicting_threshold_options_are_refused(args: list[str], message: str) -> None:
+    for command in (["train"], ["retrain"]):
+        result = CliRunner().invoke(cli, [*command, *args])
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_min_rounds_and_a_model_that_cannot_rank(history_db: str) -> None:
+    # Early stopping after one round without improvement still leaves min_rounds trees.
+    patient, _ = _train(history_db, training.TrainOptions(early_stopping_rounds=1,
+                                                          min_rounds=70))
+    assert patient.metrics["trees"] >= 70 and patient.booster.num_trees() >= 70
+    # One stump: two scores. Training does not refuse it; the card says it cannot rank.
+    stump, version = _train(history_db, training.TrainOptions(
+        min_rounds=1, max_rounds=1, num_leaves=2))
+    assert version is not None and stump.metrics["trees"] == 1
+    rows = stump.metrics["validation"]["rows"]
+    assert stump.metrics["can_rank"] == {
+        "ok": False, "distinct_scores": stump.metrics["validation"]["distinct_scores"],
+        "required": min(100, max(10, rows // 100)), "trees": 1}
+    assert stump.metrics["validation"]["distinct_scores"] <= 2
+    card = _pgfraud("models", "show", str(version), url=history_db)
+    assert card.returncode == 0, card.stderr
+    assert "cannot rank" in card.stdout and "from 1 trees" in card.stdout
 
 
 def _fake_models(url: str, n: int) -> list[int]:
@@ -262,7 +370,10 @@ def test_models_commands_show_the_card_and_the_history(history_db: str) -> None:
         first_v, second_v = (v for (v,) in conn.execute(
             "select model_version from ml.models where note = 'labels training' "
             "order by model_version"))
-    assert _pgfraud("models", "promote", str(second_v), url=history_db).returncode == 0
+    # No shadow scores yet: the gate refuses, and an override is recorded with its reason.
+    assert _pgfraud("models", "promote", str(second_v), url=history_db).returncode == 1
+    assert _pgfraud("models", "promote", str(second_v), "--force", "--reason", "test",
+                    url=history_db).returncode == 0
     rolled = _pgfraud("models", "rollback", url=history_db)
     assert rolled.returncode == 0 and f"model {first_v} is the champion again" in rolled.stdout
 

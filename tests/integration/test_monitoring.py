@@ -31,7 +31,10 @@ from tests.reference_metrics import psi
 
 MARTS = ("fct_daily_model_performance", "fct_daily_feature_drift",
          "fct_daily_score_distribution", "fct_scoring_minutes", "fct_daily_label_backlog",
-         "fct_hourly_quarantine", "dim_models")
+         "fct_hourly_quarantine", "dim_models", "fct_daily_champions",
+         "fct_daily_decision_value", "fct_model_calibration", "fct_model_reliability")
+#: Marts whose rows depend on when they were built (not compared across builds).
+BUILD_MARTS = ("fct_mart_freshness",)
 MATURITY = dt.timedelta(days=VARS["label_maturity_days"])
 TOLERANCE = 1e-6
 
@@ -145,10 +148,14 @@ def test_dbt_build_runs_every_model_and_data_test(monitored: Monitored) -> None:
     assert done.returncode == 0, done.stdout
     assert "PASS freshness of ingest.transactions" in done.stdout
     with psycopg.connect(monitored.url) as conn:
-        for mart in MARTS:
+        for mart in MARTS + BUILD_MARTS:
             ((rows,),) = conn.execute(sql.SQL("select count(*) from analytics.{}").format(
                 sql.Identifier(mart)))
             assert rows > 0, mart
+        ((marts_at, clock),) = conn.execute(
+            "select f.event_clock_at, c.max_transacted_at "
+            "from analytics.fct_mart_freshness f cross join ingest.event_clock c")
+    assert marts_at == clock
 
 
 def test_data_tests_catch_bad_rows(databases: Databases, monitored: Monitored,
@@ -237,6 +244,74 @@ def test_feature_and_score_drift_equal_numpy(monitored: Monitored) -> None:
                                                      abs=TOLERANCE)
             assert mart["score"][1] == len(scores)
     assert checked == 3 * len(names)
+
+
+def _labelled_predictions(url: str) -> list[tuple[Any, ...]]:
+    """(day, model_version, is_shadow, score, is_alert, label, amount) of every labelled
+    prediction, straight from the raw tables."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select (t.transacted_at at time zone 'UTC')::date, p.model_version,"
+            "       p.is_shadow, p.score, p.is_alert, p.true_value, t.amount"
+            "  from scoring.predictions p join ingest.transactions t using (transaction_id)"
+            " where p.true_value is not null").fetchall()
+
+
+def test_brier_and_reliability_equal_numpy(monitored: Monitored) -> None:
+    rows = _labelled_predictions(monitored.url)
+    with psycopg.connect(monitored.url, row_factory=dict_row) as conn:
+        calibration = {r["model_version"]: r for r in conn.execute(
+            "select * from analytics.fct_model_calibration")}
+        reliability = {(r["model_version"], r["bin"]): r for r in conn.execute(
+            "select * from analytics.fct_model_reliability")}
+    versions = sorted({r[1] for r in rows})
+    assert sorted(calibration) == versions and len(versions) >= 2
+    bins_checked = 0
+    for version in versions:
+        score = np.array([r[3] for r in rows if r[1] == version])
+        y = np.array([r[5] for r in rows if r[1] == version], dtype=float)
+        got = calibration[version]
+        assert got["labelled"] == len(y) and got["frauds"] == int(y.sum())
+        assert got["brier_score"] == pytest.approx(np.mean((score - y) ** 2), abs=1e-12)
+        assert got["mean_score"] == pytest.approx(score.mean(), abs=1e-12)
+        assert got["fraud_rate"] == pytest.approx(y.mean(), abs=1e-12)
+        bins = np.minimum(np.floor(score * 10).astype(int) + 1, 10)
+        assert {b for v, b in reliability if v == version} == set(bins.tolist())
+        for b in np.unique(bins):
+            in_bin = bins == b
+            point = reliability[(version, int(b))]
+            assert point["predictions"] == in_bin.sum()
+            assert point["mean_score"] == pytest.approx(score[in_bin].mean(), abs=1e-12)
+            assert point["observed_fraud_rate"] == pytest.approx(y[in_bin].mean(), abs=1e-12)
+            bins_checked += 1
+    assert bins_checked > 2 * len(versions)  # the curves have more than one point
+
+
+def test_value_detected_equals_python(monitored: Monitored) -> None:
+    rows = _labelled_predictions(monitored.url)
+    expected: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for day, version, is_shadow, _, is_alert, label, amount in rows:
+        key = (day, version, "shadow" if is_shadow else "champion")
+        if label:
+            expected[key][0] += float(amount)
+            if is_alert:
+                expected[key][1] += float(amount)
+    with psycopg.connect(monitored.url, row_factory=dict_row) as conn:
+        mart = {(r["day"], r["model_version"], r["role"]): r for r in conn.execute(
+            "select * from analytics.fct_daily_decision_value")}
+    caught = 0
+    for key, (fraud, alerted) in expected.items():
+        got = mart[key]
+        assert float(got["fraud_amount"]) == pytest.approx(fraud, abs=0.005), key
+        assert float(got["fraud_amount_alerted"]) == pytest.approx(alerted, abs=0.005), key
+        if fraud:
+            assert got["value_detected"] == pytest.approx(alerted / fraud, abs=1e-9), key
+            caught += alerted > 0
+        else:
+            assert got["value_detected"] is None, key
+        assert got["analyst_hours"] == pytest.approx(got["alerts"] * 5 / 60)
+    assert caught > 5
+    assert all(r["fraud_amount"] == 0 for k, r in mart.items() if k not in expected)
 
 
 def test_latency_percentiles_and_throughput_equal_numpy(monitored: Monitored) -> None:

@@ -87,6 +87,11 @@ ROLE_TABLE: dict[str, Allowed] = {
         functions={
             "ml.promote(integer)", "ml.shadow(integer)", "ml.retire(integer)", "ml.rollback()",
             "ml.feature_drift(integer, timestamptz, timestamptz)",
+            # Guardrails and the live evidence a challenger is judged on (0008).
+            "ml.population_stability(jsonb, double precision[])",
+            "ml.serving_health(integer, boolean, timestamptz, timestamptz)",
+            "ml.shadow_since(integer)",
+            "ml.paired_live_scores(integer, integer, timestamptz, timestamptz)",
             "ml.register_model(bytea, text, text[], integer, double precision, timestamptz,"
             " timestamptz, timestamptz, jsonb, jsonb, jsonb, text)",
             "ml.link_training_run(bigint)",

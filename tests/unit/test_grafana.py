@@ -75,6 +75,7 @@ def test_each_panel_has_one_target_with_the_panel_sql(board: Board, dashboard: d
 @pytest.mark.parametrize(("board", "dashboard"), PAIRS, ids=IDS)
 def test_type_and_format_per_kind(board: Board, dashboard: dict) -> None:
     expected = {"stat": ("stat", "table"), "table": ("table", "table"),
+                "curve": ("table", "table"),
                 "timeseries": ("timeseries", "time_series"),
                 "bars": ("timeseries", "time_series"), "heatmap": ("heatmap", "time_series")}
     for panel, generated in zip(board.panels, dashboard["panels"], strict=True):
@@ -88,6 +89,46 @@ def test_type_and_format_per_kind(board: Board, dashboard: dict) -> None:
         if panel.kind == "heatmap":
             assert generated["options"]["calculate"] is False
             assert generated["options"]["rowsFrame"]["layout"] == "unknown"
+
+
+@pytest.mark.parametrize(("board", "dashboard"), PAIRS, ids=IDS)
+def test_idle_buckets_are_gaps_not_lines(board: Board, dashboard: dict) -> None:
+    """Every time series inserts a null where points are more than its step apart and
+    does not span nulls, so an idle minute (or day) is a gap."""
+    steps = {"throughput": 60_000, "latency": 60_000, "alerts_per_minute": 60_000,
+             "quarantine_by_reason": 3_600_000, "average_precision": 86_400_000,
+             "value_detected": 86_400_000, "label_delay": 86_400_000}
+    checked = 0
+    for panel, generated in zip(board.panels, dashboard["panels"], strict=True):
+        if panel.kind not in ("timeseries", "bars"):
+            continue
+        custom = generated["fieldConfig"]["defaults"]["custom"]
+        assert custom["spanNulls"] is False, panel.key
+        assert panel.step is not None, f"{panel.key} has no step"
+        assert custom["insertNulls"] == panel.step.total_seconds() * 1000, panel.key
+        if panel.key in steps:
+            assert custom["insertNulls"] == steps[panel.key], panel.key
+            checked += 1
+    assert checked >= 3
+
+
+def test_the_model_board_annotates_champion_changes() -> None:
+    model = grafana.dashboard_json(BOARDS[1])
+    names = [a["name"] for a in model["annotations"]["list"]]
+    assert names == ["Annotations & Alerts", "Champion changes"]
+    (annotation,) = [a for a in model["annotations"]["list"] if a["name"] == "Champion changes"]
+    assert annotation["datasource"] == grafana.DATASOURCE
+    assert "analytics.fct_daily_champions" in annotation["target"]["rawSql"]
+    assert "$__timeFilter(day)" in annotation["target"]["rawSql"]
+
+
+def test_no_panel_filters_on_the_current_status() -> None:
+    """History is attributed from the predictions: a panel over the daily marts never
+    picks "the champion" by its status now (dim_models.status)."""
+    for board in BOARDS:
+        for panel in board.panels:
+            if "fct_daily" in panel.sql:
+                assert "status" not in panel.sql, panel.key
 
 
 def test_every_kind_is_used() -> None:

@@ -28,6 +28,7 @@ METRICS = {
     "average_precision": ["v1 champion", "v2 shadow"],
     "matured_average_precision": ["v1 champion", "v2 shadow"],
     "roc_auc": ["v1 champion", "v2 shadow"],
+    "value_detected": ["v1 champion", "v2 shadow"],
     "champion_decisions": ["precision", "recall", "matured precision", "matured recall",
                            "card precision@100"],
     "feature_drift": ["amount", "amount_vs_card_avg_30d", "category", "distance_km",
@@ -43,7 +44,9 @@ STATS = {  # key: (value, what the tile must show)
     "quarantined_total": (0, "0"),
 }
 PER_MINUTE = {"throughput", "latency", "alerts_per_minute"}
-CHARTS = [p.key for p in PANELS if p.kind in ("timeseries", "bars", "heatmap")]
+#: Minutes of the fabricated throughput with no traffic: the line must break there.
+IDLE = range(60, 90)
+CHARTS = [p.key for p in PANELS if p.kind in ("timeseries", "bars", "heatmap", "curve")]
 DATABASE = "postgresql://grafana:s3cret@db.example:5432/pgfraud"
 
 
@@ -63,8 +66,27 @@ def long_rows(panel: Panel) -> list[dict[str, Any]]:
                 value = Decimal(f"{0.02 + 0.3 * wave * (j % 3 == 0):.4f}")
             if panel.key == "score_distribution":
                 value = 0.5 / (j + 1)
+            if panel.key == "throughput" and i in IDLE:
+                continue
             rows.append({"time": START + i * step, "metric": metric, "value": value})
     return rows
+
+
+def curve_rows() -> list[dict[str, Any]]:
+    """Two reliability curves: one calibrated, one over-confident."""
+    return [{"metric": f"v{v} (Brier 0.0{v}00)", "x": (b + 0.5) / 10,
+             "y": (b + 0.5) / 10 * (1 if v == 2 else 0.5), "count": 1000 // (b + 1)}
+            for v in (2, 1) for b in range(10)]
+
+
+def table_rows(panel: Panel) -> list[dict[str, Any]]:
+    if panel.key == "models":
+        return model_rows()
+    values: dict[str, Any] = {"model_version": 2, "role": "champion", "day": dt.date(2026, 3, 5),
+                              "fraud_amount": Decimal("12345.60"),
+                              "fraud_amount_alerted": Decimal("9876.50"),
+                              "value_detected": 0.8, "brier_score": 0.0123}
+    return [{c: values.get(c, 7) for c in panel.columns}]
 
 
 def model_rows() -> list[dict[str, Any]]:
@@ -81,7 +103,9 @@ def fabricate(panel: Panel) -> list[dict[str, Any]]:
     if panel.kind == "stat":
         return [{"value": STATS[panel.key][0]}]
     if panel.kind == "table":
-        return model_rows()
+        return table_rows(panel)
+    if panel.kind == "curve":
+        return curve_rows()
     return long_rows(panel)
 
 
@@ -182,6 +206,63 @@ def test_in_chromium_stats_and_table(opened: OpenPage) -> None:
         assert opened.text(f"#panel-{key} .stat-value") == shown
     assert opened.count("#panel-models tbody tr") == 3
     assert "champion" in opened.text("#panel-models")
+    money = opened.text("#panel-decisions_in_money")
+    assert "12,345.60" in money and "9,876.50" in money  # money keeps its cents
+
+
+def test_in_chromium_an_idle_stretch_is_a_gap(opened: OpenPage) -> None:
+    """The throughput line is two strokes, one before the idle minutes and one after,
+    while each series without idle minutes (the latency percentiles) is one."""
+    strokes = opened.page.locator("#panel-throughput .scatterlayer .js-line").all()
+    assert len(strokes) == 2
+    assert all((s.get_attribute("d") or "").count("M") == 1 for s in strokes)
+    assert opened.count("#panel-latency .scatterlayer .js-line") == len(METRICS["latency"])
+
+
+def test_gaps_follow_the_panels_step() -> None:
+    panel = next(p for p in PANELS if p.key == "throughput")
+    rows = [{"time": START + dt.timedelta(minutes=m), "metric": "scored", "value": m}
+            for m in (0, 1, 2, 10, 11)]
+    (trace,) = report.lines(panel, rows).data
+    assert list(trace.y) == [0, 1, 2, None, 10, 11]
+    assert trace.connectgaps is False
+    daily = next(p for p in PANELS if p.key == "average_precision")
+    days = [{"time": START + dt.timedelta(days=d), "metric": "v1 champion", "value": 0.5}
+            for d in (0, 1, 3)]
+    (trace,) = report.lines(daily, days).data
+    assert list(trace.y) == [0.5, 0.5, None, 0.5]
+
+
+def test_the_reliability_curve_has_the_diagonal(opened: OpenPage) -> None:
+    panel = next(p for p in PANELS if p.key == "reliability")
+    figure = report.curve(panel, curve_rows())
+    diagonal, *curves = figure.data
+    assert (list(diagonal.x), list(diagonal.y)) == ([0, 1], [0, 1])
+    assert [c.name for c in curves] == ["v2 (Brier 0.0200)", "v1 (Brier 0.0100)"]
+    assert opened.count("#panel-reliability .scatterlayer .trace") == 3
+    assert "Brier 0.0200" in opened.text("#panel-reliability")
+
+
+@pytest.mark.parametrize(("marts_at", "newest_at", "shown"), [
+    (START, START + dt.timedelta(minutes=42), "marts are 42 minutes behind"),
+    (START, START + dt.timedelta(hours=5, minutes=59), "marts are 5 hours behind"),
+    (START, START + dt.timedelta(days=3), "marts are 3 days behind"),
+    (START, START, None),
+    (START + dt.timedelta(hours=1), START, None),
+    (START, None, None),
+])
+def test_stale_banner(marts_at: dt.datetime, newest_at: dt.datetime | None,
+                      shown: str | None) -> None:
+    page = report.render(BOARDS, {}, title="t", database_label="db", generated_at=START,
+                         freshness=report.Freshness(marts_at, newest_at))
+    if shown is None:
+        assert 'id="stale-banner"' not in page
+    else:
+        banner = re.search(r'<div id="stale-banner"[^>]*>(.*?)</div>', page)
+        assert banner is not None
+        assert banner.group(1).startswith(shown + " the newest transaction")
+        assert banner.group(1).endswith("run <code>pgfraud refresh</code>")
+        assert page.index('id="stale-banner"') < page.index('class="board"')
 
 
 def test_one_point_in_time_spans_a_few_buckets() -> None:
@@ -201,7 +282,7 @@ def test_one_point_per_chart_in_chromium(browser: Browser, tmp_path: Path) -> No
     minute = START + dt.timedelta(hours=20, minutes=52)
     results = {p.key: [{**row, "time": minute if p.key in PER_MINUTE else START}
                        for row in fabricate(p) if row["time"] == START]
-               if p.key in CHARTS else fabricate(p) for p in PANELS}
+               if p.key in CHARTS and p.kind != "curve" else fabricate(p) for p in PANELS}
     path = tmp_path / "one.html"
     path.write_text(report.render(BOARDS, results, title="one", database_label="db",
                                   generated_at=minute), encoding="utf-8")

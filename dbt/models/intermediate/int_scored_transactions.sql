@@ -1,4 +1,5 @@
--- Every prediction with its transaction's event date, card and labels.
+-- Every prediction with its transaction's event date, card, amount and labels. role is
+-- the model's role when it scored (is_shadow of the prediction), not its status now.
 --
 -- is_fraud: the current label (null while unlabelled).
 -- matured_is_fraud: the label as known label_maturity_days after the transaction, with
@@ -46,6 +47,7 @@ final as (
         transactions.transacted_on as day,
         transactions.transacted_at,
         transactions.card_token,
+        transactions.amount,
         labels.is_fraud,
         labels.first_labeled_at,
         (transactions.transacted_on + 1 + {{ var("label_maturity_days") }})

@@ -1,0 +1,34 @@
+"""Governance: decisions name the rule that decided them with its evidence, and are
+announced on pgfraud_decisions; guardrail functions for a serving model's live scores;
+the live evidence a challenger is judged on, readable by the trainer only through
+functions.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from scorer.migrate import apply_sql_files
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    apply_sql_files(
+        op,
+        "governance/decisions.sql",
+        "governance/serving_health.sql",
+        "governance/evidence.sql",
+        "governance/roles.sql",
+    )
+
+
+def downgrade() -> None:
+    apply_sql_files(op, "governance/downgrade_0008.sql")
