@@ -37,6 +37,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
+from producer.cards import mask_card_numbers
 from scorer import governance, metrics, queries, registry, training
 from scorer.governance import Gates, Verdict
 from scorer.names import DRIFT_PSI_THRESHOLD
@@ -299,6 +300,7 @@ def promote_manually(conn: psycopg.Connection[Any], version: int, *, force: bool
                               candidate_gates=True)
     if dry_run or not (verdict.promote or force):
         return verdict, None
+    reason = mask_card_numbers(reason or "")  # the decision may hold no card number
     registry.promote(conn, version)
     if verdict.promote:
         decided = verdict

@@ -39,6 +39,29 @@ comment on column ml.retrain_decisions.rule is
 comment on column ml.retrain_decisions.evidence is
     'The numbers the deciding gate used: paired bootstrap, frauds, shadow days, PSI, alert rate.';
 
+-- Decisions are free text in part (a manual override's reason): no card number may be
+-- stored in them, whoever inserts the row (docs/producer.md, "no card number at rest").
+create function ml.refuse_card_numbers_in_decision() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if ingest.has_card_number(new.detail) or ingest.has_card_number(new.evidence::text) then
+        raise exception 'a retraining decision holds a card number; no card number is '
+                        'stored in clear'
+            using errcode = 'check_violation',
+                  hint = 'Write its last 4 digits at most.';
+    end if;
+    return new;
+end;
+$$;
+
+create trigger retrain_decisions_refuse_card_numbers
+    before insert on ml.retrain_decisions
+    for each row
+    execute function ml.refuse_card_numbers_in_decision();
+
 create function ml.announce_decision() returns trigger
 language plpgsql
 security definer

@@ -8,6 +8,8 @@ drop function ml.serving_health(integer, boolean, timestamptz, timestamptz);
 drop function ml.population_stability(jsonb, double precision[]);
 drop trigger retrain_decisions_announce on ml.retrain_decisions;
 drop function ml.announce_decision();
+drop trigger retrain_decisions_refuse_card_numbers on ml.retrain_decisions;
+drop function ml.refuse_card_numbers_in_decision();
 
 alter table ml.retrain_decisions
     drop constraint retrain_decisions_rule_check,

@@ -5,6 +5,7 @@
 revoke all on function ml.population_stability(jsonb, double precision[]) from public;
 revoke all on function ml.serving_health(integer, boolean, timestamptz, timestamptz) from public;
 revoke all on function ml.announce_decision() from public;
+revoke all on function ml.refuse_card_numbers_in_decision() from public;
 revoke all on function ml.evidence_start(integer) from public;
 revoke all on function ml.shadow_since(integer) from public;
 revoke all on function ml.paired_live_scores(integer, integer, timestamptz, timestamptz)

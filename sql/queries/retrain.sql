@@ -11,10 +11,12 @@ where new_value is not null and new_value is distinct from old_value
                             '-infinity');
 
 -- name: previous_challengers
--- Challengers earlier retraining decisions left in shadow.
-select d.challenger_version from ml.retrain_decisions d
+-- Challengers earlier retraining decisions left in shadow, each once (a challenger
+-- gathering evidence is named by one decision per round).
+select distinct d.challenger_version from ml.retrain_decisions d
 join ml.models m on m.model_version = d.challenger_version
-where m.status = 'shadow';
+where m.status = 'shadow'
+order by 1;
 
 -- name: record_decision
 -- One decision, with the rule that decided it and that rule's numbers (migration 0008).

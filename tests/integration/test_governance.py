@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from producer.cards import Tokenizer
+from producer.cards import Tokenizer, find_card_numbers
 from producer.ingest import Ingestor
 from producer.run import Limits, run
 from producer.stream import StreamConfig, TransactionStream
@@ -141,7 +141,10 @@ def test_a_challenger_no_better_than_the_champion_is_retired(
     strong = quick_model(url, seed=6, trees=300, alert_share=0.02, status="champion")
     with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
         challenger = retrain(conn, OPTIONS).challenger
-    traffic.serve(9)
+    traffic.serve(1)
+    with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:  # still gathering:
+        assert retrain(conn, OPTIONS).rule == "shadow_period"      # named a second time
+    traffic.serve(8)
     with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
         judged = retrain(conn, RetrainOptions(min_new_labels=10**9, label_delay=DAY))
         assert registry.champion(conn) == strong
@@ -173,12 +176,19 @@ def test_manual_promotion_shows_the_evidence_and_needs_force(
     assert dry.returncode == 0 and "would not be promoted" in dry.stdout
     no_reason = promote("--force")
     assert no_reason.returncode == 2 and "--force needs --reason" in no_reason.stderr
-    forced = promote("--force", "--reason", "incident drill INC-42")
+    # An operator pastes a card number into the reason: it is masked before it is stored.
+    forced = promote("--force", "--reason", "incident drill INC-42, card 4111 1111 1111 1111")
     assert forced.returncode == 0, forced.stderr
     row = _decisions(url)[-1]
     assert (row["trigger_reason"], row["outcome"], row["rule"]) == ("manual", "promoted",
                                                                     "forced")
-    assert "incident drill INC-42" in row["detail"]
+    assert "incident drill INC-42, card " in row["detail"]
+    assert find_card_numbers(row["detail"]) == [] and "1111 1111" not in row["detail"]
+    # And the database refuses one from any client that does not mask.
+    with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("insert into ml.retrain_decisions (trigger_reason, new_labels, "
+                     "min_new_labels, margin, outcome, detail) values ('manual', 0, 0, 0, "
+                     "'promoted', 'reason: 4111111111111111')")
     assert row["evidence"]["overridden_rule"] == "too_few_training_frauds"
     with psycopg.connect(url) as conn:
         ((by,),) = conn.execute("select decided_by from ml.retrain_decisions "
