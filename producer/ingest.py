@@ -123,6 +123,12 @@ class IngestStats:
         """Rows received that went to quarantine (conflicts and rejections)."""
         return self.conflicts + sum(self.rejected.values())
 
+    def quarantined_by_reason(self) -> dict[str, int]:
+        """Rows received that went to quarantine, per reason, sorted by reason."""
+        reasons = {**({"conflict": self.conflicts} if self.conflicts else {}),
+                   **{reason: n for reason, n in self.rejected.items() if n}}
+        return dict(sorted(reasons.items()))
+
 
 @dataclass
 class _Batch:

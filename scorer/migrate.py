@@ -8,16 +8,18 @@ verbatim by psycopg, dollar quotes and all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from scorer.db import create_engine, database_url
+from scorer.db import create_engine, database_url, redact
 from scorer.errors import PgfraudError
-from scorer.settings import MIGRATIONS_DIR, PROJECT_ROOT, SQL_DIR
+from scorer.settings import MIGRATIONS_DIR, PROJECT_ROOT, SQL_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +71,46 @@ def apply_sql_files(op: Any, *relative_paths: str) -> None:
         path = SQL_DIR / relative
         log.info("applying sql/%s", relative)
         raw.execute(path.read_text())
+
+
+def ensure_schema(*, announce: Callable[[str], None]) -> None:
+    """Bring the schema to head before a command that needs it, on the embedded default
+    (``announce`` says so); with DATABASE_URL, refuse with the command to run instead:
+    another team's database is migrated on purpose, never as a side effect.
+
+    Called by ``replay``, ``import``, ``train``, ``score`` and ``demo``. A login that may
+    not read the revision (a restricted role) is let through: the command's own queries
+    then say what is missing.
+    """
+    settings = Settings.from_env()
+    url = database_url(settings)
+    try:
+        current = current_revision(url)
+    except sqlalchemy.exc.ProgrammingError:  # no SELECT on alembic_version: cannot tell
+        return
+    except sqlalchemy.exc.OperationalError:
+        if settings.uses_embedded:
+            raise
+        return  # not up yet: the command's own (patient) connection waits or says so
+    head = head_revision()
+    if current == head:
+        return
+    known = current is None or current in _revisions()
+    if not known:
+        raise PgfraudError(f"the database is at schema revision {current}, which this "
+                           f"pgfraud does not know (its newest is {head}); upgrade pgfraud")
+    if settings.uses_embedded:
+        announce(f"bringing the embedded database's schema to {head} (was "
+                 f"{current or 'empty'}): pgfraud migrate")
+        upgrade(url)
+        return
+    raise PgfraudError(
+        f"the database at {redact(url)} is at schema revision {current or '(empty)'}, and "
+        f"this pgfraud needs {head}; run `pgfraud migrate` (with the same DATABASE_URL) "
+        f"first")
+
+
+def _revisions() -> set[str]:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}

@@ -58,6 +58,8 @@ class RetrainOptions:
     drift_window: dt.timedelta = dt.timedelta(days=7)  # whole weeks: day_of_week
     label_delay: dt.timedelta = dt.timedelta(days=7)
     force: bool = False
+    # How a challenger trains, its window and row cap included (TrainOptions.window,
+    # max_rows): the defaults apply to every round that does not say otherwise.
     train: training.TrainOptions = dataclasses.field(default_factory=training.TrainOptions)
     gates: Gates | None = None                # None: Gates() with this margin
 
@@ -79,6 +81,8 @@ class Decision:
     evaluated_rows: int = 0
     detail: str = ""
     rule: str | None = None
+    at: dt.datetime | None = None    # event time decided as of (ml.retrain_decisions.event_at)
+    evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
     earlier: list[Decision] = dataclasses.field(default_factory=list)  # same round
 
 
@@ -97,7 +101,7 @@ class _Round:
             "evaluated_from": None, "evaluated_to": None, "evaluated_rows": None,
             "evaluated_positives": None, "champion_metrics": None,
             "challenger_metrics": None, "margin": options.rules.margin, "max_psi": None,
-            "max_psi_feature": None}
+            "max_psi_feature": None, "event_at": event_now(conn, cutoff)}
 
     @property
     def champion(self) -> int | None:
@@ -123,14 +127,15 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
     Returns the round's last decision; ``.earlier`` holds the ones before it (a guardrail
     or a judged challenger, say).
     """
-    started = time.monotonic()
     cutoff = cutoff or training.default_cutoff(conn)
     gates = options.rules
     on_stage("checking the champion's live scores")
-    rolled_back = guard(conn, gates, cutoff=event_now(conn, cutoff))
+    guarded: list[Decision] = []
+    rolled_back = guard(conn, gates, cutoff=event_now(conn, cutoff), recorded=guarded)
     if rolled_back is not None:
         return rolled_back
     round_ = _Round(conn, options, cutoff)
+    round_.decisions.extend(guarded)  # a breach without fallback: the round's first word
 
     pending = [v for (v,) in conn.execute(_q("previous_challengers")).fetchall()]
     for challenger in pending:
@@ -163,21 +168,27 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
             f"{options.min_new_labels}; {psi}"))
 
     on_stage("loading features and labels")
-    data = training.load_dataset(conn, cutoff=cutoff, start=training.FAR_PAST, end=cutoff)
+    began = time.monotonic()
+    data = training.load_training_data(conn, options.train, cutoff=cutoff)
+    loaded = time.monotonic() - began
     try:
         trained = training.train(data, options.train, on_stage=on_stage)
     except training.TrainingError as exc:
-        return round_.decide(reason, "skipped",
-                             Verdict(False, "training_refused", f"training refused: {exc}"))
-    challenger, run_id = registry.register(conn, trained, mode="labels", cutoff=cutoff,
-                                           seconds=time.monotonic() - started)
+        return round_.decide(reason, "skipped", Verdict(
+            False, "training_refused", f"training refused: {exc}",
+            _training_evidence(data, None, loaded, time.monotonic() - began)))
+    spent = _training_evidence(data, trained, loaded, time.monotonic() - began)
+    challenger, run_id = registry.register(
+        conn, trained, mode="labels", cutoff=cutoff, seconds=spent["training_seconds"],
+        detail={"dataset_rows": len(data), "training_set": spent["training_set"]})
+    spent["training_run_id"] = run_id
     if challenger is None:
         parity = trained.metrics.get("parity", {})
         return round_.decide(reason, "skipped", Verdict(
             False, "parity_failed",
             f"the challenger failed its ONNX parity check (training run {run_id}): "
             f"{_describe_parity(parity)}; it was not registered, the champion serves on",
-            {"parity": parity, "training_run_id": run_id}))
+            {"parity": parity, **spent}))
     round_.record["challenger_version"] = challenger
 
     on_stage("comparing challenger and champion on matured labels")
@@ -186,14 +197,15 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
     refusal = governance.judge_candidate(trained.metrics, champion_card, gates)
     if refusal is not None:
         registry.retire(conn, challenger)
-        return round_.decide(reason, "kept_champion", _with(refusal, offline=offline),
+        return round_.decide(reason, "kept_champion",
+                             _with(refusal, offline=offline, **spent),
                              **_offline_record(offline))
     if champion is None:
         registry.promote(conn, challenger)
         return round_.decide(reason, "promoted", Verdict(
             True, "no_champion",
             f"promoted challenger {challenger}: there was no champion "
-            f"(its own validation AP {_ap(trained.metrics)})", {"offline": offline}),
+            f"(its own validation AP {_ap(trained.metrics)})", {"offline": offline, **spent}),
             **_offline_record(offline))
     registry.shadow(conn, challenger)
     verdict = Verdict(False, "shadow_period",
@@ -201,7 +213,7 @@ def retrain(conn: psycopg.Connection[Any], options: RetrainOptions = RetrainOpti
                       f"needs {gates.min_shadow.total_seconds() / 86_400:g} days of its own "
                       f"live scores and {gates.min_frauds} matured frauds "
                       f"(offline on its validation window: {_offline_text(offline)})",
-                      {"offline": offline})
+                      {"offline": offline, **spent})
     decision = round_.decide(reason, "kept_champion", verdict, **_offline_record(offline))
     decision.champion_ap = offline.get("champion", {}).get("average_precision")
     decision.challenger_ap = offline.get("challenger", {}).get("average_precision")
@@ -314,11 +326,11 @@ def promote_manually(conn: psycopg.Connection[Any], version: int, *, force: bool
 
 
 def guard(conn: psycopg.Connection[Any], gates: Gates, *,
-          cutoff: dt.datetime) -> Decision | None:
+          cutoff: dt.datetime, recorded: list[Decision] | None = None) -> Decision | None:
     """The guardrail on the serving champion over ``gates.guard_window`` of event time
     ending at ``cutoff`` (an event time: :func:`event_now`): past a bound, restore the
     previous champion and record it (``rolled_back``). Returns that decision, or None
-    when nothing broke.
+    when nothing broke. Every decision it records is also appended to ``recorded``.
 
     Only a champion that was *promoted* is rolled back; one that a rollback restored is
     never rolled back again by a guardrail (no ping-pong): its breach is recorded as
@@ -346,12 +358,16 @@ def guard(conn: psycopg.Connection[Any], gates: Gates, *,
             decision = round_.decide("guardrail", "rolled_back", verdict,
                                      challenger_version=previous)
             log.error("guardrail: %s", verdict.detail)
+            if recorded is not None:
+                recorded.append(decision)
             return decision
     verdict = Verdict(False, "guardrail_no_fallback",
                       f"champion {champion} breaks a guardrail and has no earlier champion "
                       f"a guardrail may restore: {breach.detail}", breach.evidence)
     log.error("guardrail: %s", verdict.detail)
-    round_.decide("guardrail", "kept_champion", verdict)
+    loud = round_.decide("guardrail", "kept_champion", verdict)
+    if recorded is not None:
+        recorded.append(loud)
     return None
 
 
@@ -401,6 +417,16 @@ def _offline_comparison(conn: psycopg.Connection[Any], round_: _Round,
     return result
 
 
+def _training_evidence(data: training.Dataset, trained: training.TrainedModel | None,
+                       load_seconds: float, seconds: float) -> dict[str, Any]:
+    """What a training cost, for the decision's evidence: ``training_seconds`` (load,
+    fit, export, calibration and evaluation), the rows loaded and the training set
+    (window and sampling, ``metrics.training_set``; None when training refused)."""
+    return {"training_seconds": round(seconds, 3), "load_seconds": round(load_seconds, 3),
+            "dataset_rows": len(data), "labelled_rows": int(data.labelled.sum()),
+            "training_set": None if trained is None else trained.metrics["training_set"]}
+
+
 def _offline_record(offline: dict[str, Any]) -> dict[str, Any]:
     return {"evaluated_from": dt.datetime.fromisoformat(offline["from"]),
             "evaluated_to": dt.datetime.fromisoformat(offline["to"]),
@@ -447,7 +473,8 @@ def _record(conn: psycopg.Connection[Any], record: dict[str, Any], reason: str,
     assert row is not None
     return Decision(int(row[0]), outcome, reason, record["new_labels"],
                     record["champion_version"], record["challenger_version"], detail=detail,
-                    rule=rule)
+                    rule=rule, at=record.get("event_at"),
+                    evidence=_jsonable(evidence or {}))
 
 
 def _jsonable(value: Any) -> Any:

@@ -18,6 +18,13 @@ is then refit on the whole training window with that many trees (at least
 then Platt-scaled on the labelled validation rows, in the ONNX graph itself. Every
 reported metric, the threshold and the score reference distribution come from the
 exported, calibrated ONNX model's validation scores: what the scorer will output.
+
+Retraining must not grow with the history, so by default the data is the last
+``window`` (120 days) of labelled event time (:func:`load_training_data`), and above
+``max_rows`` (100,000) training rows the legitimate ones are sampled at random, every
+fraud kept, each sampled row weighted by the inverse of the sampling rate
+(:func:`sample_negatives`): the loss, ``scale_pos_weight`` and so the scores are those
+of the whole window. Only the training part is sampled; validation stays complete.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import datetime as dt
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,6 +57,10 @@ MIN_VALIDATION_POSITIVES = 5
 REFERENCE_BINS = 10
 REFERENCE_SAMPLE = 200_000
 THRESHOLD_RULES = ("alert-rate", "precision", "cost")
+#: Labelled event time a model trains on by default (docs/models.md, "Training window").
+DEFAULT_WINDOW = dt.timedelta(days=120)
+#: Training rows (train + early stop) above which legitimate rows are sampled.
+DEFAULT_MAX_ROWS = 100_000
 #: Open bounds for load_dataset's event-time window.
 FAR_PAST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -69,6 +81,7 @@ class Dataset:
     labels: npt.NDArray[np.float64]
     features: npt.NDArray[np.float32]
     feature_names: list[str]
+    start: float | None = None   # first event time loaded (epoch s); None: all history
 
     def __len__(self) -> int:
         return len(self.transaction_ids)
@@ -81,7 +94,7 @@ class Dataset:
         return Dataset(self.transaction_ids[mask],
                        [n for n, keep in zip(self.trans_nums, mask, strict=True) if keep],
                        self.times[mask], self.cards[mask], self.labels[mask],
-                       self.features[mask], self.feature_names)
+                       self.features[mask], self.feature_names, self.start)
 
 
 def feature_columns(conn: psycopg.Connection[Any]) -> list[str]:
@@ -130,7 +143,36 @@ def load_dataset(conn: psycopg.Connection[Any], *, cutoff: dt.datetime,
     matrix = np.vstack(blocks) if blocks else np.empty((0, len(names)), dtype=np.float32)
     return Dataset(np.array(ids, dtype=np.int64), trans_nums, np.array(times, dtype=np.float64),
                    np.array(cards, dtype=object), np.array(labels, dtype=np.float64),
-                   matrix, names)
+                   matrix, names, start.timestamp() if start > FAR_PAST else None)
+
+
+def window_start(conn: psycopg.Connection[Any], *, cutoff: dt.datetime, end: dt.datetime,
+                 window: dt.timedelta | None) -> dt.datetime:
+    """First event time of a training window: ``window`` before the newest transaction
+    (at most ``end``) labelled by ``cutoff``; FAR_PAST without a window or a label.
+
+    Anchored on the newest label, not on the cutoff: labels lag their transactions (by
+    days, or years for a file imported long after it happened), and the window counts
+    labelled time.
+    """
+    if window is None:
+        return FAR_PAST
+    row = conn.execute(queries.load("models")["newest_labelled_at"],
+                       {"cutoff": cutoff, "to": end}).fetchone()
+    newest = row[0] if row else None
+    return FAR_PAST if newest is None else max(newest - window, FAR_PAST)
+
+
+def load_training_data(conn: psycopg.Connection[Any], options: TrainOptions, *,
+                       cutoff: dt.datetime, start: dt.datetime | None = None,
+                       end: dt.datetime | None = None,
+                       on_rows: Callable[[int], None] = lambda n: None) -> Dataset:
+    """The rows to train on as of ``cutoff``: event time from ``start`` (default: the
+    training window, :func:`window_start`) to ``end`` (default and at most: the cutoff)."""
+    end = min(end or cutoff, cutoff)
+    if start is None:
+        start = window_start(conn, cutoff=cutoff, end=end, window=options.window)
+    return load_dataset(conn, cutoff=cutoff, start=start, end=end, on_rows=on_rows)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,10 +189,14 @@ class TrainOptions:
     max_rounds: int = 2000
     min_rounds: int = 50                     # early stopping never leaves fewer trees
     early_stopping_rounds: int = 50
-    seed: int = 0
+    seed: int = 0                            # LightGBM's, and which legitimate rows
     threads: int = 2
+    window: dt.timedelta | None = DEFAULT_WINDOW  # labelled event time; None: all of it
+    max_rows: int | None = DEFAULT_MAX_ROWS  # training rows before sampling; None: no cap
 
-    def lightgbm_params(self, negatives: int, positives: int) -> dict[str, Any]:
+    def lightgbm_params(self, negatives: float, positives: float) -> dict[str, Any]:
+        """LightGBM's parameters; ``negatives`` and ``positives`` are the (weighted) class
+        totals of the training rows."""
         return {
             "objective": "binary",
             "learning_rate": self.learning_rate,
@@ -206,6 +252,53 @@ def plan_split(times: npt.NDArray[np.float64], options: TrainOptions) -> Split:
     return Split(first, validation_from - gap, validation_from, last)
 
 
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """The rows a model is fitted on: ``rows`` with ``weights``, and what was done."""
+
+    rows: Dataset
+    weights: npt.NDArray[np.float64] | None   # None: every row, weight 1
+    record: dict[str, Any]
+
+
+def sample_negatives(rows: Dataset, max_rows: int | None, seed: int) -> Sample:
+    """Every fraud of the labelled ``rows``, and legitimate rows drawn uniformly at random
+    without replacement (deterministic for ``seed``) so that at most ``max_rows`` remain,
+    but never fewer legitimate rows than frauds.
+
+    Each drawn legitimate row weighs negatives / drawn, so the weighted class totals are
+    those of ``rows``: the loss and ``scale_pos_weight`` see the whole window, and the
+    scores stay calibrated. ``rows`` keep their order.
+
+    >>> n = 1000
+    >>> data = Dataset(np.arange(n), [str(i) for i in range(n)], np.arange(n, dtype=float),
+    ...                np.zeros(n, dtype=object), (np.arange(n) % 100 == 0).astype(float),
+    ...                np.zeros((n, 1), dtype=np.float32), ["x"])
+    >>> sample = sample_negatives(data, 210, seed=0)
+    >>> len(sample.rows), int(sample.rows.labels.sum()), sample.record["negative_weight"]
+    (210, 10, 4.95)
+    """
+    positive = rows.labels == 1
+    positives = int(positive.sum())
+    negatives = len(rows) - positives
+    keep = negatives if max_rows is None else min(negatives,
+                                                  max(max_rows - positives, positives))
+    record: dict[str, Any] = {
+        "max_rows": max_rows, "seed": seed, "rows": len(rows), "positives": positives,
+        "negatives": negatives, "sampled": keep < negatives, "sampled_rows": positives + keep,
+        "sampled_negatives": keep, "negative_rate": keep / negatives if negatives else 1.0,
+        "negative_weight": negatives / keep if keep else 1.0}
+    if keep == negatives:
+        return Sample(rows, None, record)
+    chosen = np.random.default_rng(seed).choice(np.flatnonzero(~positive), size=keep,
+                                                replace=False)
+    mask = positive.copy()
+    mask[chosen] = True
+    sampled = rows.subset(mask)
+    weights = np.where(sampled.labels == 1, 1.0, negatives / keep)
+    return Sample(sampled, weights, record)
+
+
 @dataclasses.dataclass
 class TrainedModel:
     booster: lgb.Booster
@@ -230,8 +323,11 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
 
     ``data`` may hold unlabelled rows: they are not trained on, but they count for the
     alert-rate threshold and the reference distributions (drift compares against the
-    whole population, not the labelled share).
+    whole population, not the labelled share). Above ``options.max_rows`` labelled
+    training rows the legitimate ones are sampled (:func:`sample_negatives`); the
+    validation window is never sampled.
     """
+    started = time.monotonic()
     labelled = data.labelled
     if not labelled.any():
         raise TrainingError("no labelled transactions in the window (labels are "
@@ -243,14 +339,21 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
     validation_rows = data.subset(in_validation & labelled)
     _require_positives(train_rows, validation_rows, split)
 
-    on_stage("training")
+    sample = sample_negatives(train_rows, options.max_rows, options.seed)
+    on_stage(f"training on {len(sample.rows):,} rows" + (
+        f" (every fraud, 1 in {sample.record['negative_weight']:.1f} legitimate)"
+        if sample.weights is not None else ""))
     positives = int(train_rows.labels.sum())
+    # The weighted totals of the sample are the window's: scale_pos_weight is unchanged.
     params = options.lightgbm_params(len(train_rows) - positives, positives)
-    rounds = _early_stopping_rounds(train_rows, params, options)
-    booster = lgb.train(params, lgb.Dataset(train_rows.features, train_rows.labels,
+    cut = float(np.quantile(train_rows.times, 0.8))  # the window's, not the sample's
+    rounds = _early_stopping_rounds(sample, cut, params, options)
+    booster = lgb.train(params, lgb.Dataset(sample.rows.features, sample.rows.labels,
+                                            weight=sample.weights,
                                             feature_name=data.feature_names,
                                             free_raw_data=False),
                         num_boost_round=rounds)
+    fit_seconds = time.monotonic() - started
 
     on_stage("exporting to ONNX")
     validation_window = data.subset(in_validation)
@@ -285,14 +388,15 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
         log.warning("the model cannot rank: %d distinct scores on %d validation rows "
                     "(%d required), %d trees", can_rank["distinct_scores"],
                     len(validation_window), can_rank["required"], rounds)
-    train_scores = model.predict(train_rows.features)
+    # On the rows fitted (weighted when sampled, so they stand for the whole window).
+    train_auc, train_ap = weighted_ranking(sample.rows.labels,
+                                           model.predict(sample.rows.features), sample.weights)
     evaluation.update({
         "train": {
             "rows": len(train_rows),
             "positives": positives,
-            "roc_auc": metrics.finite(metrics.roc_auc(train_rows.labels, train_scores)),
-            "average_precision": metrics.finite(metrics.average_precision(train_rows.labels,
-                                                                   train_scores)),
+            "roc_auc": metrics.finite(train_auc),
+            "average_precision": metrics.finite(train_ap),
         },
         "threshold_rule": rule,
         "trees": rounds,
@@ -301,14 +405,44 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
         # Top level: the registered (calibrated) graph; "raw": the export before Platt.
         "parity": {**parity.describe(), "ok": parity_ok, "raw": raw_parity.describe()},
         "window": split.describe(),
+        # What the model was fitted on: the window it was loaded from and the sample.
+        "training_set": {"window_from": None if data.start is None else _iso(data.start),
+                         **sample.record},
     })
     reference = reference_distributions(data.subset(in_train), window_scores)
     gains = booster.feature_importance(importance_type="gain")
     total = float(gains.sum()) or 1.0
     importance = {name: round(float(gain) / total, 6) for name, gain in
                   sorted(zip(data.feature_names, gains, strict=True), key=lambda p: -p[1])}
+    evaluation["seconds"] = {"fit": round(fit_seconds, 3),
+                             "total": round(time.monotonic() - started, 3)}
     return TrainedModel(booster, onnx_bytes, list(data.feature_names), threshold, split,
                         evaluation, reference, importance, params, parity_ok)
+
+
+def weighted_ranking(y: npt.NDArray[np.float64], score: npt.NDArray[np.float64],
+                     weights: npt.NDArray[np.float64] | None) -> tuple[float, float]:
+    """(ROC AUC, average precision) of ``score`` with row weights; without weights,
+    :func:`scorer.metrics.roc_auc` and :func:`scorer.metrics.average_precision`.
+
+    Weighted, a row counts ``weights[i]`` times: ties enter together, AUC counts them as
+    half (the trapezoid), AP is Σ (recall gain) × precision (scikit-learn's definitions
+    with ``sample_weight``). NaN when a class is missing.
+    """
+    if weights is None:
+        return metrics.roc_auc(y, score), metrics.average_precision(y, score)
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="mergesort")
+    ordered = np.asarray(score, dtype=np.float64)[order]
+    ends = np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])
+    w, positive = weights[order], y[order] == 1
+    tp = np.r_[0.0, np.cumsum(np.where(positive, w, 0.0))[ends]]
+    fp = np.r_[0.0, np.cumsum(np.where(positive, 0.0, w))[ends]]
+    if tp[-1] <= 0:
+        return math.nan, math.nan
+    auc = (float(((fp[1:] - fp[:-1]) * (tp[1:] + tp[:-1]) / 2).sum() / (tp[-1] * fp[-1]))
+           if fp[-1] > 0 else math.nan)
+    ap = float(((tp[1:] - tp[:-1]) * tp[1:] / (tp[1:] + fp[1:])).sum() / tp[-1])
+    return auc, ap
 
 
 def _require_positives(train_rows: Dataset, validation_rows: Dataset, split: Split) -> None:
@@ -324,9 +458,10 @@ def _require_positives(train_rows: Dataset, validation_rows: Dataset, split: Spl
             f"start from `pgfraud train --bootstrap`.")
 
 
-def _early_stopping_rounds(train_rows: Dataset, params: dict[str, Any],
+def _early_stopping_rounds(sample: Sample, cut: float, params: dict[str, Any],
                            options: TrainOptions) -> int:
-    """Trees to use: early stopping on the last fifth (by event time) of the training rows.
+    """Trees to use: early stopping on the training rows after ``cut``, the last fifth of
+    the training window by event time (weighted rows: the stop metric is the window's).
 
     Falls back to ``max_rounds`` / 10 when that fifth holds no fraud. Never fewer than
     ``min_rounds`` (nor more than ``max_rounds``): on a noisy stop slice early stopping can
@@ -336,14 +471,16 @@ def _early_stopping_rounds(train_rows: Dataset, params: dict[str, Any],
     def bounded(rounds: int) -> int:
         return max(min(max(rounds, options.min_rounds), options.max_rounds), 1)
 
-    cut = float(np.quantile(train_rows.times, 0.8))
-    fit, stop = train_rows.times <= cut, train_rows.times > cut
-    if not train_rows.labels[stop].any() or not train_rows.labels[fit].any():
+    rows, weights = sample.rows, sample.weights
+    fit, stop = rows.times <= cut, rows.times > cut
+    if not rows.labels[stop].any() or not rows.labels[fit].any():
         return bounded(options.max_rounds // 10)
-    names = train_rows.feature_names
-    fit_set = lgb.Dataset(train_rows.features[fit], train_rows.labels[fit], feature_name=names)
-    stop_set = lgb.Dataset(train_rows.features[stop], train_rows.labels[stop],
-                           feature_name=names, reference=fit_set)
+    names = rows.feature_names
+    fit_set = lgb.Dataset(rows.features[fit], rows.labels[fit], feature_name=names,
+                          weight=None if weights is None else weights[fit])
+    stop_set = lgb.Dataset(rows.features[stop], rows.labels[stop], feature_name=names,
+                           weight=None if weights is None else weights[stop],
+                           reference=fit_set)
     booster = lgb.train(params, fit_set, num_boost_round=options.max_rounds,
                         valid_sets=[stop_set],
                         callbacks=[lgb.early_stopping(options.early_stopping_rounds,

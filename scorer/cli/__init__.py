@@ -17,10 +17,11 @@ from scorer.cli.db import db
 from scorer.cli.demo import demo
 from scorer.cli.features import features
 from scorer.cli.ingest import import_csv, produce
-from scorer.cli.labels import analysts, label, replay, retrain, review
+from scorer.cli.labels import analysts, label, retrain, review
 from scorer.cli.leaks import leaks
 from scorer.cli.migrate import migrate
 from scorer.cli.models import models, train
+from scorer.cli.replay import replay
 from scorer.cli.report import report
 from scorer.cli.score import alerts, score
 from scorer.db import redact

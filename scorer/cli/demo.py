@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from psycopg.rows import dict_row
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeRemainingColumn
 
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor, IngestStats
@@ -30,6 +30,7 @@ from producer.stream import StreamConfig, TransactionStream
 from scorer import migrate as migrations
 from scorer import queries, registry
 from scorer.cli import params
+from scorer.cli.progress import progress, spinner_columns
 from scorer.db import connect, database_url, redact
 from scorer.errors import PgfraudError
 from scorer.names import PRODUCER_ROLE, TRAINER_ROLE
@@ -120,8 +121,10 @@ def _history(url: str, span: float) -> None:
     midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = midnight - dt.timedelta(days=span)
     stream = TransactionStream(StreamConfig(seed=42, start=start))
-    with console.status(f"simulating {span:g} day(s) of history ..."):
-        sent, stats = _produce(url, stream, Limits(span_s=span * 86400))
+    with progress(f"simulating {span:g} day(s) of history", console=console,
+                  columns=spinner_columns()) as bar:
+        sent, stats = _produce(url, stream, Limits(span_s=span * 86400),
+                               lambda n, tx: bar.update(done=n, event_time=tx.transacted_at))
     click.echo(f"produced   {sent:,} simulated transactions from {start:%Y-%m-%d %H:%M} "
                f"UTC: {stats.accepted:,} new, {stats.duplicates:,} already there, "
                f"{stream.fraud_emitted:,} fraudulent")
@@ -144,8 +147,8 @@ def _bootstrap_model(url: str) -> None:
     if current is None:
         from scorer.bootstrap import bootstrap_champion  # LightGBM, ONNX: only when needed
 
-        with console.status("no champion yet: training one on 14 days of simulated "
-                            "history (pgfraud train --bootstrap) ..."):
+        with progress("bootstrap model on 14 days of simulated history (no champion yet)",
+                      console=console, columns=spinner_columns()):
             current = bootstrap_champion(url)
     with connect(url, role=TRAINER_ROLE) as conn:
         info = registry.show(conn, current)
@@ -162,12 +165,15 @@ def _score(url: str) -> None:
     started = time.monotonic()
     scored = alerts = 0
 
-    def count(result: Any) -> None:
-        nonlocal scored, alerts
-        scored += result.claimed
-        alerts += result.alerts
+    with progress("scoring the queue", console=console, columns=spinner_columns()) as bar, \
+            Scorer(url, batch_size=2000) as scorer:
 
-    with Scorer(url, batch_size=2000) as scorer:
+        def count(result: Any) -> None:
+            nonlocal scored, alerts
+            scored += result.claimed
+            alerts += result.alerts
+            bar.update(done=scored, counts={"alerts": alerts})
+
         scorer.run(lambda: False, once=True, on_batch=count)
     if scored:
         click.echo(f"scored     {scored:,} queued transactions in "
@@ -205,35 +211,38 @@ def _live(url: str, seconds: float, rate: float) -> None:
     logs = Settings.from_env().home / "logs"
     click.echo(f"live       {seconds:g} s at {rate:g} tx/s with `pgfraud score` and "
                f"`pgfraud analysts --follow {' '.join(ANALYSTS)}` (logs in {logs})")
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+    columns = (SpinnerColumn(), TextColumn("{task.fields[status]}"), BarColumn(),
                TimeRemainingColumn())
     with ExitStack() as stack, connect(url, autocommit=True) as watcher:
         scorer = stack.enter_context(_background("scorer", ["score"], logs))
         analysts = stack.enter_context(
             _background("analysts", ["analysts", "--follow", *ANALYSTS], logs))
-        progress = stack.enter_context(Progress(*columns, console=console, transient=True))
-        task = progress.add_task("starting the scorer ...", total=seconds)
+        bar = stack.enter_context(progress("starting the scorer", console=console,
+                                           columns=columns))
         _wait_for_scorer(watcher, scorer, logs)
+        expected = max(1, round(seconds * rate))  # the pacing's count: a bar, not a guess
+        bar.update(phase="live traffic", total=expected)
         began = last = time.monotonic()
 
         def tick(sent: int, tx: Any) -> None:
             nonlocal last
+            bar.update(done=sent, event_time=tx.transacted_at)
             now = time.monotonic()
             if now - last < 0.5:
                 return
             last = now
             counts = watcher.execute(_q("counts")).fetchone()
             assert counts is not None and before is not None
-            progress.update(task, completed=now - began, description=(
-                f"produced {sent:,} · scored {counts[1] - before[1]:,} · alerts "
-                f"{counts[2] - before[2]:,} · labels {counts[3] - before[3]:,} · sim "
-                f"{stream.clock:%m-%d %H:%M}"))
+            bar.update(counts={"scored": counts[1] - before[1],
+                               "alerts": counts[2] - before[2],
+                               "labels": counts[3] - before[3]})
             for name, process in (("scorer", scorer), ("analysts", analysts)):
                 if process.poll() is not None:
                     raise PgfraudError(f"the {name} stopped (exit {process.returncode}); "
                                        f"see {logs / f'demo-{name}.log'}")
 
-        sent, _ = _produce(url, stream, Limits(duration_s=seconds, rate=rate), tick)
+        sent, _ = _produce(url, stream,
+                           Limits(count=expected, duration_s=seconds, rate=rate), tick)
         time.sleep(1.0)  # let the scorer and analysts catch the last batch
     click.echo(f"streamed   {sent:,} transactions ({stream.fraud_emitted:,} fraudulent) in "
                f"{time.monotonic() - began:.0f} s, simulated until "
@@ -260,8 +269,10 @@ def _retrain_once(url: str) -> Decision | None:
     options = retraining.RetrainOptions(force=True, label_delay=dt.timedelta(hours=12))
     try:
         with connect(url, role=TRAINER_ROLE, autocommit=True) as conn, \
-                console.status("retraining: challenger on the labels so far ...") as status:
-            decision = retraining.retrain(conn, options, on_stage=status.update)
+                progress("retraining: challenger on the labels so far", console=console,
+                         columns=spinner_columns()) as bar:
+            decision = retraining.retrain(
+                conn, options, on_stage=lambda stage: bar.update(phase=f"retraining: {stage}"))
     except PgfraudError as exc:  # e.g. too few labelled fraud yet (TrainingError)
         click.echo(f"retrain    skipped: {exc}")
         return None
@@ -276,12 +287,14 @@ def _marts_and_report(url: str, report_path: Path) -> None:
     from scorer.report import write_report
 
     started = time.monotonic()
-    with console.status("dbt build: the monitoring marts and their data tests ..."):
+    with progress("dbt build: the monitoring marts and their data tests", console=console,
+                  columns=spinner_columns()):
         output = analytics.build(url)
     click.echo(f"marts      built in {time.monotonic() - started:.0f} s "
                f"({analytics.done_line(output)})")
-    with console.status("writing the report ..."):
-        path = write_report(url, report_path)
+    with progress("writing the report", unit="panels", console=console,
+                  columns=spinner_columns()) as bar:
+        path = write_report(url, report_path, on_panel=lambda _: bar.advance())
     click.echo(f"report     {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB; "
                f"open it in a browser)")
 

@@ -7,9 +7,10 @@ import time
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from scorer import features as feature_store
+from scorer.cli.progress import progress
 from scorer.db import connect
 
 
@@ -30,15 +31,13 @@ def backfill(chunk: int) -> None:
     the same visible rows). Safe beside running producers.
     """
     started = time.monotonic()
-    with connect() as conn, Progress(
-        TextColumn("backfill"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
-    ) as progress:
-        task = progress.add_task("backfill", total=None)
+    with connect() as conn, progress(
+        "backfill", unit="transaction ids", console=Console(stderr=True),
+        columns=(TextColumn("backfill"), BarColumn(), TaskProgressColumn(),
+                 TimeRemainingColumn()),
+    ) as bar:
         result = feature_store.backfill(
-            conn, chunk=chunk,
-            on_chunk=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+            conn, chunk=chunk, on_chunk=lambda done, total: bar.update(done=done, total=total))
     seconds = time.monotonic() - started
     click.echo(f"transactions  {result.transactions:,}")
     click.echo(f"filled in     {result.inserted:,}")

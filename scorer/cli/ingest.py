@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    Progress,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -25,9 +24,11 @@ from rich.text import Text
 from producer import kaggle
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor, IngestStats
+from producer.records import CardTransaction
 from producer.run import Limits, run, take
 from producer.stream import StreamConfig, TransactionStream
 from scorer.cli import params
+from scorer.cli.progress import progress
 from scorer.db import connect, connect_patiently, redact
 from scorer.names import PRODUCER_ROLE
 
@@ -96,20 +97,14 @@ def produce(seed: int, count: int | None, duration: float | None, span: float | 
         console.print(f"producing into {redact(conn.info.dsn)} as {PRODUCER_ROLE} "
                       f"(seed {seed}, from {config.start:%Y-%m-%d %H:%M} UTC)")
         started = time.monotonic()
-        columns = (SpinnerColumn(), TextColumn("{task.description}"),
+        columns = (SpinnerColumn(), TextColumn("sim clock {task.fields[event_time]}"),
                    BarColumn() if count else TextColumn(""),
                    TextColumn("{task.completed:,.0f} tx"), TimeElapsedColumn())
-        with Ingestor(conn, source="stream", tokenizer=tokenizer, batch_size=batch_size,
-                      reconnect=_reconnect) as ingestor, \
-                Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("producing", total=count)
-
-            def tick(sent: int, tx: object) -> None:
-                if sent % 500 == 0:
-                    clock = stream.clock.strftime("%Y-%m-%d %H:%M")
-                    progress.update(task, completed=sent, description=f"sim clock {clock}")
-
-            sent = run(stream, ingestor, limits, on_progress=tick)
+        with progress("producing", total=count, console=console, columns=columns) as bar, \
+                Ingestor(conn, source="stream", tokenizer=tokenizer, batch_size=batch_size,
+                         reconnect=_reconnect) as ingestor:
+            sent = run(stream, ingestor, limits, on_progress=lambda n, tx: bar.update(
+                done=n, event_time=tx.transacted_at))
     _summary(ingestor.stats, sent, time.monotonic() - started,
              extra={"fraud transactions": stream.fraud_emitted,
                     "simulated until": f"{stream.clock:%Y-%m-%d %H:%M} UTC"})
@@ -138,22 +133,28 @@ def import_csv(csv_file: Path, batch_size: int) -> None:
     rows were quarantined; 1 when the import could not finish (unreadable file, not the
     Kaggle layout, database gone).
     """
+    from scorer import migrate  # Alembic loads only for the verbs that need the schema
+
+    migrate.ensure_schema(announce=console.print)
     tokenizer = Tokenizer.from_settings()
     size = csv_file.stat().st_size
     started = time.monotonic()
     with connect(role=PRODUCER_ROLE) as conn:  # a wrong URL fails at once
         columns = (TextColumn("importing"), BarColumn(), DownloadColumn(),
-                   TextColumn("{task.fields[rows]:,} rows"), TimeRemainingColumn())
-        with Ingestor(conn, source="csv", tokenizer=tokenizer, batch_size=batch_size,
-                      reconnect=_reconnect) as ingestor, \
-                Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("import", total=size, rows=0)
-            for rows, (parsed, raw) in enumerate(
-                kaggle.read_rows(csv_file, lambda n: progress.advance(task, n)), start=1
-            ):
+                   TextColumn("{task.fields[done]:,} rows"), TimeRemainingColumn())
+        # The bar outlives the ingestor: its last line comes after the last batch.
+        with progress("import", file_size=size, console=console, columns=columns) as bar, \
+                Ingestor(conn, source="csv", tokenizer=tokenizer, batch_size=batch_size,
+                         reconnect=_reconnect) as ingestor:
+            rows, at = 0, None  # the event time of the last transaction read
+            for rows, (parsed, raw) in enumerate(kaggle.read_rows(csv_file, bar.read),
+                                                 start=1):
                 ingestor.add_parsed(parsed, raw)
-                if rows % 5000 == 0:
-                    progress.update(task, rows=rows)
+                if isinstance(parsed, CardTransaction):
+                    at = parsed.transacted_at
+                if rows % 1000 == 0:
+                    bar.update(done=rows, event_time=at)
+            bar.update(done=rows, event_time=at)
     _summary(ingestor.stats, ingestor.stats.received, time.monotonic() - started)
 
 
@@ -168,8 +169,7 @@ def _summary(stats: IngestStats, rows: int, seconds: float,
     table.add_row("stored (new)", f"{stats.accepted:,}")
     table.add_row("already stored (re-sent)", f"{stats.duplicates:,}")
     table.add_row("quarantined", f"{stats.quarantined_rows:,}")
-    reasons = {**({"conflict": stats.conflicts} if stats.conflicts else {}), **stats.rejected}
-    for reason, n in sorted(reasons.items()):
+    for reason, n in stats.quarantined_by_reason().items():
         table.add_row(Text(f"  {reason}"), f"{n:,}")
     if stats.quarantined_rows:
         table.add_row("new quarantine rows", f"{stats.quarantined:,} (a re-sent bad row is "

@@ -1,4 +1,4 @@
-"""``pgfraud label``, ``review``, ``analysts``, ``retrain`` and ``replay``: the feedback loop."""
+"""``pgfraud label``, ``review``, ``analysts`` and ``retrain``: the feedback loop."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from scorer.cli import params
 from scorer.cli.models import threshold_rule_options, threshold_settings
 from scorer.cli.output import plain
-from scorer.db import connect, database_url
+from scorer.db import connect
 from scorer.names import ANALYST_ROLE, DRIFT_PSI_THRESHOLD, TRAINER_ROLE
 
 if TYPE_CHECKING:
@@ -162,12 +161,13 @@ def analysts(delay: dt.timedelta, coverage: float, chargeback_delay: dt.timedelt
                    "last --drift-window exceeds this.")
 @click.option("--drift-window", default="7d", show_default=True, callback=params.timedelta,
               metavar="TIME", help="Event time the drift is measured over.")
+@params.training_set_options
 @threshold_rule_options
 @params.gate_options
 def retrain(auto: bool, min_labels: int, label_delay: dt.timedelta,
             drift_threshold: float, drift_window: dt.timedelta, threshold_rule: str | None,
             alert_rate: float | None, target_precision: float | None,
-            review_cost: float | None, gates: Gates) -> None:
+            review_cost: float | None, gates: Gates, training_set: dict[str, Any]) -> None:
     """One round of the retraining loop; a challenger takes charge only on evidence.
 
     \b
@@ -182,8 +182,9 @@ def retrain(auto: bool, min_labels: int, label_delay: dt.timedelta,
     3. trigger: with --auto, only when --min-labels new labels arrived since the last
        training or the champion's inputs drifted (largest PSI over --drift-window above
        --drift-threshold); without --auto, always;
-    4. a new challenger is trained, gated on its own card (ranking, training frauds, own
-       validation) and put in shadow.
+    4. a new challenger is trained on the last --train-window of labelled event time
+       (legitimate rows sampled above --max-train-rows, weighted back), gated on its
+       own card (ranking, training frauds, own validation) and put in shadow.
 
     Every decision is recorded in ml.retrain_decisions with the rule that decided it and
     its numbers, also when nothing is triggered, and announced on pgfraud_decisions.
@@ -197,7 +198,8 @@ def retrain(auto: bool, min_labels: int, label_delay: dt.timedelta,
                                         drift_threshold=drift_threshold,
                                         drift_window=drift_window,
                                         force=not auto,
-                                        train=training.TrainOptions(**rule), gates=gates)
+                                        train=training.TrainOptions(**rule, **training_set),
+                                        gates=gates)
     with connect(role=TRAINER_ROLE, autocommit=True) as conn:
         decision = retraining.retrain(conn, options, on_stage=lambda s: err.print(s))
     for each in [*decision.earlier, decision]:
@@ -205,87 +207,3 @@ def retrain(auto: bool, min_labels: int, label_delay: dt.timedelta,
                    f"({each.trigger_reason}, {each.new_labels:,} new labels)"
                    + (f"; challenger {each.challenger}" if each.challenger else "")
                    + f" [{each.rule}]: {each.detail}")
-
-
-@click.command()
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--label-delay", default="7d", show_default=True, callback=params.timedelta,
-              metavar="TIME", help="Event time until a transaction's label is revealed.")
-@click.option("--retrain-every", default="7d", show_default=True, callback=params.timedelta,
-              metavar="TIME", help="Event time between retraining decisions.")
-@click.option("--margin", default=0.0, show_default=True, type=float,
-              help="Average-precision points a challenger must gain to be promoted.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the report as JSON here.")
-def replay(csv_file: Path, label_delay: dt.timedelta, retrain_every: dt.timedelta,
-           margin: float, report_path: Path | None) -> None:
-    """Backtest: replay a Kaggle-layout CSV through ingest, features, scoring, delayed
-    labels and weekly retraining, as fast as the machine goes, then report.
-
-    Rows go in event-time order, a simulated day at a time. Each transaction's label is
-    revealed --label-delay after it (as an analyst would write true_value); every
-    --retrain-every a challenger is trained on the labels known at that moment and
-    promoted if it beats the champion on matured labels. A bootstrap model covers the
-    first days. The report: ROC AUC, average precision, card precision@100, alert
-    precision/recall, fraud amount and value detected (fraud amount alerted / fraud
-    amount) over the replay and per week, and the model history.
-    """
-    from producer.cards import Tokenizer
-    from scorer.replay import ReplayOptions
-    from scorer.replay import replay as run_replay
-
-    options = ReplayOptions(label_delay=label_delay,
-                            retrain_every=retrain_every, margin=margin)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as progress:
-        task = progress.add_task("reading", total=None)
-        report = run_replay(database_url(), csv_file, options,
-                            tokenizer=Tokenizer.from_settings(),
-                            on_progress=lambda stage, done, total: progress.update(
-                                task, description=stage, completed=done, total=total))
-    _print_report(report)
-    if report_path is not None:
-        report_path.write_text(json.dumps({
-            "rows": report.rows, "rejected": report.rejected, "seconds": report.seconds,
-            "phases": report.phases,
-            "overall": report.overall, "weeks": report.weeks,
-            "champions": report.champions,
-            "decisions": [d.__dict__ for d in report.decisions]}, indent=2, default=str))
-        click.echo(f"report written to {report_path}")
-
-
-def _print_report(report: Any) -> None:
-    o = report.overall
-    out.print(f"replayed {report.rows:,} transactions ({report.rejected:,} rejected) in "
-              f"{report.seconds:,.1f} s ({report.rows / max(report.seconds, 1e-9):,.0f}/s): "
-              + ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in report.phases.items()))
-    table = Table(title="champion decisions against the file's is_fraud", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("period", "transactions", "frauds", "ROC AUC", "AP", "random AP", "CP@100",
-                   "alert precision", "alert recall", "value detected"):
-        table.add_column(column, justify="left" if column == "period" else "right")
-
-    def add(period: str, m: dict[str, Any]) -> None:
-        table.add_row(period, f"{m['transactions']:,}", f"{m['frauds']:,}", _n(m["roc_auc"]),
-                      _n(m["average_precision"]), _n(m["random_average_precision"]),
-                      _n(m["card_precision_at_100"]), _n(m["alert_precision"]),
-                      _n(m["alert_recall"]), _n(m["value_detected"]))
-
-    for week in report.weeks:
-        add(f"week of {week['week_start']}", week)
-    add("whole replay", o)
-    out.print(table)
-    history = Table(title="model history", title_justify="left", box=box.SIMPLE_HEAD,
-                    pad_edge=False)
-    for column in ("at (event time)", "decision", "champion", "challenger", "detail"):
-        history.add_column(column)
-    for at, version in report.champions[:1]:
-        history.add_row(at[:16], "bootstrap / existing", str(version), "", "")
-    for decision in report.decisions:
-        history.add_row("", decision.outcome, str(decision.champion or ""),
-                        str(decision.challenger or ""), plain(decision.detail[:70]))
-    out.print(history)
-
-
-def _n(value: Any) -> str:
-    return "-" if value is None else f"{value:.3f}"

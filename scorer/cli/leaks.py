@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn
 
 from scorer import leaks as leak_scan
 from scorer.cli.output import printable
+from scorer.cli.progress import progress
 from scorer.db import connect
 
 
@@ -39,14 +40,12 @@ def leaks(paths: tuple[Path, ...], no_database: bool) -> None:
     """
     findings: list[leak_scan.Finding] = []
     if not no_database:
-        with connect() as conn, Progress(
-            TextColumn("scanning tables"), BarColumn(), TaskProgressColumn(),
-            console=Console(stderr=True), transient=True,
-        ) as progress:
-            task = progress.add_task("tables", total=None)
+        with connect() as conn, progress(
+            "scanning tables", unit="tables", console=Console(stderr=True),
+            columns=(TextColumn("scanning tables"), BarColumn(), TaskProgressColumn()),
+        ) as bar:
             findings += leak_scan.scan_database(
-                conn, on_table=lambda done, total: progress.update(task, completed=done,
-                                                                  total=total))
+                conn, on_table=lambda done, total: bar.update(done=done, total=total))
     findings += leak_scan.scan_paths(paths)
     for finding in findings:
         click.echo(printable(finding))

@@ -11,12 +11,12 @@ import click
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scorer import governance, registry
 from scorer.cli import params
 from scorer.cli.output import plain, printable
+from scorer.cli.progress import progress, spinner_columns
 from scorer.db import connect, database_url
 from scorer.errors import PgfraudError
 from scorer.governance import Gates, Verdict
@@ -83,7 +83,8 @@ def threshold_settings(rule: str | None, alert_rate: float | None,
               help="Use labels that had arrived by this time (labeled_at <= cutoff) "
                    "[default: now, or the latest event time if simulated time is ahead].")
 @click.option("--from", "start", callback=params.timestamp, metavar="ISO-TIME",
-              help="First event time to train on [default: the oldest labelled one].")
+              help="First event time to train on, instead of --train-window "
+                   "[default: the window's start].")
 @click.option("--to", "end", callback=params.timestamp, metavar="ISO-TIME",
               help="Last event time to train and validate on [default: the cutoff].")
 @click.option("--validation", callback=params.timedelta, metavar="TIME",
@@ -92,6 +93,7 @@ def threshold_settings(rule: str | None, alert_rate: float | None,
 @click.option("--gap", callback=params.timedelta, metavar="TIME",
               help="Event time left out between training and validation, as long as the "
                    "label delay [default: 7d, at most a tenth of the labelled span].")
+@params.training_set_options
 @threshold_rule_options
 @click.option("--bootstrap", is_flag=True,
               help="Cold start: train on simulated history with the generator's own "
@@ -114,14 +116,16 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
           threshold_rule: str | None, alert_rate: float | None,
           target_precision: float | None, review_cost: float | None, bootstrap: bool,
           if_no_champion: bool, days: float, cards: int, seed: int,
-          deploy: str | None) -> None:
+          deploy: str | None, training_set: dict[str, Any]) -> None:
     """Train a LightGBM model on stored features and labels, export it to ONNX, register it.
 
     The training set is features.model_input_v1 (what the scorer reads) joined to each
-    transaction's label as known at --cutoff, from the label history. The newest
-    labelled stretch validates, after a gap; early stopping uses the end of the training
-    window. Scores are Platt-scaled on the validation window (in the ONNX graph), so they
-    read as probabilities. The ONNX export must take the same alert decisions as
+    transaction's label as known at --cutoff, from the label history, over the last
+    --train-window of labelled event time. The newest labelled stretch validates, after
+    a gap; early stopping uses the end of the training window. Above --max-train-rows
+    training rows, legitimate ones are sampled (every fraud kept) and weighted back.
+    Scores are Platt-scaled on the validation window (in the ONNX graph), so they read
+    as probabilities. The ONNX export must take the same alert decisions as
     LightGBM, rank the validation rows the same way and stay within float32 rounding of
     its scores, or the model is not registered (the run is still recorded in
     ml.training_runs). A new model is a candidate until promoted (`pgfraud models
@@ -131,6 +135,7 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
     Examples:
       pgfraud train --bootstrap                  # fresh install: score from minute one
       pgfraud train --validation 7d --shadow     # challenger on analyst labels
+      pgfraud train --train-window 0 --max-train-rows 0   # every label, every row
       pgfraud train --cutoff 2026-10-01 --target-precision 0.5
       pgfraud train --threshold-rule cost --review-cost 8
     """
@@ -139,27 +144,33 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
     from scorer import training
 
     rule = threshold_settings(threshold_rule, alert_rate, target_precision, review_cost)
+    if start is not None:
+        if "window" in training_set:
+            raise click.UsageError("--from and --train-window both say where training "
+                                   "starts; give one")
+        training_set = {**training_set, "window": None}
+    from scorer import migrate
+
+    migrate.ensure_schema(announce=console.print)
     if if_no_champion:
         with connect(role=TRAINER_ROLE, autocommit=True) as conn:
             current = registry.champion(conn)
         if current is not None:
             click.echo(f"champion {current} exists; nothing to train (--if-no-champion)")
             return
-    options = training.TrainOptions(validation=validation, gap=gap, seed=seed, **rule)
+    options = training.TrainOptions(validation=validation, gap=gap, seed=seed, **rule,
+                                    **training_set)
     started = time.monotonic()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task("loading")
+    with progress(f"simulating {days:g} days of history" if bootstrap else "loading features",
+                  console=console, columns=spinner_columns()) as bar:
 
         def stage(text: str) -> None:
-            progress.update(task, description=text)
+            bar.update(phase=text)
 
         if bootstrap:
             url = database_url()
             def simulated(n: int, at: dt.datetime) -> None:
-                if n % 1000 == 0:
-                    stage(f"simulating {days:g} days of history: {n:,} transactions, "
-                          f"clock {at:%Y-%m-%d %H:%M}")
+                bar.update(done=n, event_time=at)
 
             data = cold_start.simulated_history(
                 url, cold_start.BootstrapOptions(days=days, cards=cards), on_progress=simulated)
@@ -167,19 +178,21 @@ def train(cutoff: dt.datetime | None, start: dt.datetime | None, end: dt.datetim
         else:
             with connect(role=TRAINER_ROLE, autocommit=True) as conn:
                 label_cutoff = cutoff or training.default_cutoff(conn)
-                data = training.load_dataset(
-                    conn, cutoff=label_cutoff, start=start or training.FAR_PAST,
-                    end=min(end or label_cutoff, label_cutoff),
-                    on_rows=lambda n: stage(f"loading features: {n:,} rows"))
+                data = training.load_training_data(
+                    conn, options, cutoff=label_cutoff, start=start, end=end,
+                    on_rows=lambda n: bar.update(done=n))
             mode = "labels"
         stage(f"training on {int(data.labelled.sum()):,} labelled transactions")
         trained = training.train(data, options, on_stage=stage)
+        stage("registering")
         with connect(role=TRAINER_ROLE, autocommit=True) as conn:
             if bootstrap and deploy is None:
                 deploy = "promote-if-none"
             version, run_id = registry.register(
                 conn, trained, mode=mode, cutoff=label_cutoff, deploy=deploy,
-                seconds=time.monotonic() - started, detail={"dataset_rows": len(data)})
+                seconds=time.monotonic() - started,
+                detail={"dataset_rows": len(data),
+                        "training_set": trained.metrics["training_set"]})
             if version is None:
                 parity = trained.metrics["parity"]
                 problems = ([f"raw export: {p}" for p in parity["raw"]["problems"]]

@@ -71,3 +71,40 @@ def gate_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
+
+
+#: TrainOptions' defaults (scorer/training.py), for help texts without importing LightGBM;
+#: tests/unit/test_training_window.py checks that they agree.
+DEFAULT_TRAIN_WINDOW = "120d"
+DEFAULT_MAX_TRAIN_ROWS = 100_000
+
+
+def training_set_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--train-window`` and ``--max-train-rows``, collected into ``training_set``: the
+    TrainOptions fields given (``window``, ``max_rows``; 0 turns a limit off, None in
+    TrainOptions). Shared by ``pgfraud train`` and ``pgfraud retrain``."""
+    options = [
+        click.option("--train-window", callback=timedelta, metavar="TIME",
+                     help="Train on this much labelled event time, ending at the newest "
+                          "transaction labelled by the cutoff; 0: every label "
+                          f"[default: {DEFAULT_TRAIN_WINDOW}]."),
+        click.option("--max-train-rows", type=click.IntRange(min=0), metavar="N",
+                     help="Above this many labelled training rows (validation excluded), "
+                          "keep every fraud and sample legitimate ones at random, "
+                          "weighted back so scores stay calibrated; 0: no cap "
+                          f"[default: {DEFAULT_MAX_TRAIN_ROWS:,}]."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, train_window: dt.timedelta | None, max_train_rows: int | None,
+                **kwargs: Any) -> Any:
+        given: dict[str, Any] = {}
+        if train_window is not None:
+            given["window"] = train_window if train_window > dt.timedelta(0) else None
+        if max_train_rows is not None:
+            given["max_rows"] = max_train_rows or None
+        return command(*args, training_set=given, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
 from scorer.cli import params
+from scorer.cli.progress import progress
 from scorer.db import database_url, redact
 from scorer.names import READER_ROLE
 
@@ -47,10 +48,10 @@ def report(out: Path, start: dt.datetime | None, end: dt.datetime | None) -> Non
     url = database_url()
     total = sum(len(board.panels) for board in BOARDS)
     click.echo(f"reading {total} panels from {redact(url)} as {READER_ROLE}", err=True)
-    with Progress(TextColumn("querying panels"), BarColumn(), MofNCompleteColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("panels", total=total)
+    with progress("querying panels", total=total, unit="panels", console=Console(stderr=True),
+                  columns=(TextColumn("querying panels"), BarColumn(),
+                           MofNCompleteColumn())) as bar:
         path = write_report(url, out, start, end, boards=BOARDS,
-                            on_panel=lambda _: progress.advance(task))
+                            on_panel=lambda _: bar.advance())
     size = path.stat().st_size
     click.echo(f"wrote {path} ({size / 1_000_000:.1f} MB)")

@@ -50,6 +50,9 @@ def score(workers: int, batch_size: int, once: bool, poll_interval: float,
       pgfraud score                        # one worker, until stopped
       pgfraud score --workers 2 --once     # drain the backlog and exit
     """
+    from scorer import migrate  # Alembic loads only for the verbs that need the schema
+
+    migrate.ensure_schema(announce=lambda line: click.echo(line, err=True))
     url = database_url()
     options = WorkerOptions(url=url, batch_size=batch_size, once=once,
                             poll_interval=poll_interval,

@@ -32,6 +32,17 @@ left join labels as l using (transaction_id)
 where m.transacted_at >= %(from)s and m.transacted_at <= %(to)s
 order by m.transacted_at, m.transaction_id;
 
+-- name: newest_labelled_at
+-- The event time of the newest transaction labelled by the cutoff (at most %(to)s), where
+-- a training window ends: its latest label event by then, if it is not a cleared label.
+with latest as (
+    select distinct on (transaction_id) transacted_at, new_value
+    from scoring.label_events
+    where labeled_at <= %(cutoff)s and transacted_at <= %(to)s
+    order by transaction_id, labeled_at desc, label_event_id desc
+)
+select max(transacted_at) from latest where new_value is not null;
+
 -- name: register_model
 -- Status 'candidate' and the ONNX hash are set by the function, not by the caller.
 select ml.register_model(

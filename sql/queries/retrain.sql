@@ -19,15 +19,17 @@ where m.status = 'shadow'
 order by 1;
 
 -- name: record_decision
--- One decision, with the rule that decided it and that rule's numbers (migration 0008).
+-- One decision, with the rule that decided it and that rule's numbers (migration 0008)
+-- and the event time it was made at (0009).
 insert into ml.retrain_decisions (trigger_reason, new_labels, min_new_labels,
     champion_version, challenger_version, evaluated_from, evaluated_to, evaluated_rows,
     evaluated_positives, champion_metrics, challenger_metrics, max_psi, max_psi_feature,
-    margin, outcome, detail, rule, evidence)
+    margin, outcome, detail, rule, evidence, event_at)
 values (%(trigger_reason)s, %(new_labels)s, %(min_new_labels)s, %(champion_version)s,
     %(challenger_version)s, %(evaluated_from)s, %(evaluated_to)s, %(evaluated_rows)s,
     %(evaluated_positives)s, %(champion_metrics)s, %(challenger_metrics)s, %(max_psi)s,
-    %(max_psi_feature)s, %(margin)s, %(outcome)s, %(detail)s, %(rule)s, %(evidence)s)
+    %(max_psi_feature)s, %(margin)s, %(outcome)s, %(detail)s, %(rule)s, %(evidence)s,
+    %(event_at)s)
 returning retrain_decision_id;
 
 -- name: event_now

@@ -238,7 +238,7 @@ def test_replay_reports_metrics_that_match_sklearn(db_url: str, tmp_path: Path) 
     report_path = tmp_path / "report.json"
     result = pgfraud("replay", str(csv), "--report", str(report_path), url=db_url)
     assert result.returncode == 0, result.stderr
-    assert "whole replay" in result.stdout and "model history" in result.stdout
+    assert "pooled over all" in result.stdout and "model history" in result.stdout
     report = json.loads(report_path.read_text())
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(sql.SQL(
@@ -253,8 +253,8 @@ def test_replay_reports_metrics_that_match_sklearn(db_url: str, tmp_path: Path) 
         ((decisions,),) = conn.execute("select count(*) from ml.retrain_decisions").fetchall()
     y = np.array([r[0] for r in rows])
     s = np.array([r[1] for r in rows])
-    overall = report["overall"]
-    assert len(rows) == transactions == report["rows"] == overall["transactions"]
+    overall = report["pooled"]
+    assert len(rows) == transactions == report["accounting"]["read"] == overall["transactions"]
     assert duplicates == 0
     assert overall["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-9)
     assert overall["average_precision"] == pytest.approx(average_precision_score(y, s),
