@@ -49,10 +49,14 @@ def current_revision(url: str | None = None) -> str | None:
         engine.dispose()
 
 
-def head_revision() -> str:
+def _scripts() -> ScriptDirectory:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config)
+
+
+def head_revision() -> str:
+    head = _scripts().get_current_head()
     if head is None:
         raise PgfraudError("no migrations found")
     return head
@@ -95,7 +99,7 @@ def ensure_schema(*, announce: Callable[[str], None]) -> None:
     head = head_revision()
     if current == head:
         return
-    known = current is None or current in _revisions()
+    known = current is None or current in {s.revision for s in _scripts().walk_revisions()}
     if not known:
         raise PgfraudError(f"the database is at schema revision {current}, which this "
                            f"pgfraud does not know (its newest is {head}); upgrade pgfraud")
@@ -108,9 +112,3 @@ def ensure_schema(*, announce: Callable[[str], None]) -> None:
         f"the database at {redact(url)} is at schema revision {current or '(empty)'}, and "
         f"this pgfraud needs {head}; run `pgfraud migrate` (with the same DATABASE_URL) "
         f"first")
-
-
-def _revisions() -> set[str]:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}

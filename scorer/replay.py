@@ -364,13 +364,16 @@ def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime,
     own = np.isin(models, np.array(sorted(trained_here), dtype=np.int64))
     week = np.floor((times - first.timestamp()) / (7 * 86_400)).astype(np.int64)
     weeks = []
+    in_steady = np.zeros(len(times), dtype=bool)  # rows of weeks scored only by `own`
     for w in np.unique(week):
         mask = week == w
+        bootstrap = bool((~own[mask]).any())
+        in_steady |= mask & (not bootstrap)
         versions, counts = np.unique(models[mask], return_counts=True)
         weeks.append({"week_start": (first + dt.timedelta(weeks=int(w))).date().isoformat(),
                       "champions": {str(v): int(n) for v, n in zip(versions, counts,
                                                                     strict=True)},
-                      "bootstrap": bool((~own[mask]).any()), **summary(mask)})
+                      "bootstrap": bootstrap, **summary(mask)})
     per_model = []
     for version in np.unique(models):
         mask = models == version
@@ -382,8 +385,6 @@ def evaluate(outcomes: list[tuple[Any, ...]], first: dt.datetime,
     steady = [w for w in weeks if not w["bootstrap"]]
     steady_state = None
     if steady:
-        in_steady = ~np.isin(week, [w for w in np.unique(week)
-                                    if (~own[week == w]).any()])
         steady_state = {"weeks": len(steady), "first_week": steady[0]["week_start"],
                         "last_week": steady[-1]["week_start"],
                         "transactions": int(in_steady.sum()),
