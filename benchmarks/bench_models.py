@@ -160,10 +160,6 @@ def _growing_history(url: str) -> int:
     """HISTORY_WEEKS of traffic, day by day, each transaction labelled LABEL_DELAY after
     it (as the replay's simulated analysts do); returns the transactions sent."""
     with psycopg.connect(url, autocommit=True) as conn:
-        # Benchmark-only workaround: once autovacuum has analysed the staging table while
-        # empty, accept_batch's refusal check plans a nested loop that costs O(batch^2)
-        # (9 s for a 954-row batch at 450k stored rows); without statistics it hashes.
-        conn.execute("alter table ingest.staged_transactions set (autovacuum_enabled = off)")
         ((placeholder,),) = conn.execute(PLACEHOLDER_MODEL).fetchall()
     config = StreamConfig(seed=7, start=HISTORY_START, fraud_rate=HISTORY_FRAUD,
                           cards=HISTORY_CARDS, merchants=HISTORY_CARDS // 5)

@@ -189,14 +189,17 @@ def parity(booster: lgb.Booster, features: npt.NDArray[np.float32],
            onnx_scores: npt.NDArray[np.float64], tolerance: float | None = None, *,
            threshold: float | None = None,
            calibration: tuple[float, float] | None = None,
-           judge_ranking: bool = True) -> Parity:
+           judge_ranking: bool = True,
+           lightgbm_scores: npt.NDArray[np.float64] | None = None) -> Parity:
     """Compare ONNX scores of ``features``, already computed, with LightGBM's.
 
     With ``calibration`` = (a, b), the ONNX graph is the calibrated one and LightGBM's
     scores go through :func:`scorer.metrics.platt` first. ``tolerance`` defaults to
     :func:`parity_tolerance`; ``threshold``, if given, is where decisions are compared.
+    ``lightgbm_scores``: ``booster.predict(features)`` when the caller has it already.
     """
-    raw = np.asarray(booster.predict(np.asarray(features, dtype=np.float64)), dtype=np.float64)
+    raw = np.asarray(booster.predict(np.asarray(features, dtype=np.float64))
+                     if lightgbm_scores is None else lightgbm_scores, dtype=np.float64)
     expected = raw if calibration is None else metrics.platt(raw, *calibration)
     scores = np.asarray(onnx_scores, dtype=np.float64)
     if tolerance is None:

@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 
 DAY = 86_400.0
 DEFAULT_GAP = dt.timedelta(days=7)
+#: The default validation window is a quarter of the labelled span, at most this long.
+MAX_DEFAULT_VALIDATION = dt.timedelta(days=14)
+#: Rows of the fitted sample the ``metrics.train`` figures are computed on, at most.
+TRAIN_METRIC_ROWS = 25_000
 MIN_TRAIN_POSITIVES = 10
 MIN_VALIDATION_POSITIVES = 5
 REFERENCE_BINS = 10
@@ -177,7 +181,7 @@ def load_training_data(conn: psycopg.Connection[Any], options: TrainOptions, *,
 
 @dataclasses.dataclass(frozen=True)
 class TrainOptions:
-    validation: dt.timedelta | None = None   # default: the newest quarter of labelled time
+    validation: dt.timedelta | None = None   # default: a quarter of labelled time, <= 14 d
     gap: dt.timedelta | None = None          # default: 7 days, at most a tenth of the span
     alert_rate: float | None = 0.01          # threshold rule: alert on this share ...
     target_precision: float | None = None    # ... or reach this precision (replaces it)
@@ -241,7 +245,7 @@ def plan_split(times: npt.NDArray[np.float64], options: TrainOptions) -> Split:
         raise TrainingError("all labelled transactions have the same event time; "
                             "a time-ordered split needs a span")
     validation = (options.validation.total_seconds() if options.validation is not None
-                  else span / 4)
+                  else min(span / 4, MAX_DEFAULT_VALIDATION.total_seconds()))
     gap = (options.gap.total_seconds() if options.gap is not None
            else min(DEFAULT_GAP.total_seconds(), span / 10))
     if validation + gap >= span:
@@ -359,7 +363,11 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
     validation_window = data.subset(in_validation)
     raw_onnx = to_onnx(booster)
     raw_scores = OnnxModel(raw_onnx).predict(validation_window.features)
-    raw_parity = onnx_parity(booster, validation_window.features, raw_scores)
+    # LightGBM's own scores of the window, for both parity checks (raw and calibrated).
+    expected = np.asarray(booster.predict(validation_window.features.astype(np.float64)),
+                          dtype=np.float64)
+    raw_parity = onnx_parity(booster, validation_window.features, raw_scores,
+                             lightgbm_scores=expected)
 
     on_stage("calibrating")
     onnx_bytes, window_scores, calibration = _calibrate(raw_onnx, raw_scores,
@@ -374,7 +382,7 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
     # (Parity.ranking_judged), and the calibration keeps 99 % of distinct scores.
     parity = onnx_parity(booster, validation_window.features, window_scores,
                          threshold=threshold, calibration=platt,
-                         judge_ranking=platt is None)
+                         judge_ranking=platt is None, lightgbm_scores=expected)
     parity_ok = raw_parity.ok and parity.ok
     if not parity_ok:
         log.error("ONNX parity failed on %d validation rows, the model will not be "
@@ -388,9 +396,12 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
         log.warning("the model cannot rank: %d distinct scores on %d validation rows "
                     "(%d required), %d trees", can_rank["distinct_scores"],
                     len(validation_window), can_rank["required"], rounds)
-    # On the rows fitted (weighted when sampled, so they stand for the whole window).
-    train_auc, train_ap = weighted_ranking(sample.rows.labels,
-                                           model.predict(sample.rows.features), sample.weights)
+    # On the rows fitted (weighted when sampled, so they stand for the whole window),
+    # evenly spaced in event time when there are more than TRAIN_METRIC_ROWS.
+    fitted = _evenly_spaced(len(sample.rows), TRAIN_METRIC_ROWS)
+    train_auc, train_ap = weighted_ranking(
+        sample.rows.labels[fitted], model.predict(sample.rows.features[fitted]),
+        None if sample.weights is None else sample.weights[fitted])
     evaluation.update({
         "train": {
             "rows": len(train_rows),
@@ -636,14 +647,23 @@ def reference_distributions(population: Dataset,
     has one more entry than ``edges``; NULL / NaN values are counted in
     ``null_fraction`` and left out of ``fractions``.
     """
-    rows = population.features
-    if len(rows) > REFERENCE_SAMPLE:
-        rows = rows[np.linspace(0, len(rows) - 1, REFERENCE_SAMPLE).astype(np.int64)]
+    rows = population.features[_evenly_spaced(len(population), REFERENCE_SAMPLE)]
     result: dict[str, Any] = {"bins": REFERENCE_BINS, "features": {}}
     for i, name in enumerate(population.feature_names):
         result["features"][name] = decile_bins(rows[:, i].astype(np.float64))
     result["score"] = decile_bins(np.asarray(scores, dtype=np.float64))
     return result
+
+
+def _evenly_spaced(rows: int, at_most: int) -> npt.NDArray[np.int64]:
+    """Indices of at most ``at_most`` of ``rows`` rows, evenly spaced (all when fewer).
+
+    >>> _evenly_spaced(5, 10).tolist(), _evenly_spaced(10, 4).tolist()
+    ([0, 1, 2, 3, 4], [0, 3, 6, 9])
+    """
+    if rows <= at_most:
+        return np.arange(rows, dtype=np.int64)
+    return np.linspace(0, rows - 1, at_most).astype(np.int64)
 
 
 def decile_bins(values: npt.NDArray[np.float64]) -> dict[str, Any]:

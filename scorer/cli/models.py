@@ -89,7 +89,7 @@ def threshold_settings(rule: str | None, alert_rate: float | None,
               help="Last event time to train and validate on [default: the cutoff].")
 @click.option("--validation", callback=params.timedelta, metavar="TIME",
               help="Validation window: the newest labelled stretch of event time "
-                   "[default: a quarter of the labelled span].")
+                   "[default: a quarter of the labelled span, at most 14d].")
 @click.option("--gap", callback=params.timedelta, metavar="TIME",
               help="Event time left out between training and validation, as long as the "
                    "label delay [default: 7d, at most a tenth of the labelled span].")
