@@ -77,14 +77,18 @@ def test_embedded_lifecycle_from_the_command_line(home_env: dict[str, str]) -> N
     assert re.search(r"precision\s+\d+\.\d% of labelled alerts", out), out
     assert re.search(r"latency\s+p50 \d+ ms, p99 \d+ ms over [\d,]+ live", out), out
     # A few seconds of traffic are never evidence enough: the bootstrap champion stays,
-    # and the summary says which rule kept it.
-    decision = re.search(r"retrain\s+decision \d+: (\w+) \[(\w+)\] (.+)", out)
-    assert decision is not None, out
-    assert decision.group(1) in ("kept_champion", "skipped"), out
-    assert decision.group(2) in ("training_refused", "too_few_training_frauds",
-                                 "cannot_rank", "weak_validation", "shadow_period"), out
-    assert re.search(rf"champion\s+model 1; retraining: {decision.group(1)} "
-                     rf"\[{decision.group(2)}\] ", out), out
+    # every decision says which rule kept it, and the summary repeats the last one. The
+    # guardrail fires on some simulated days (2026-12-03's traffic scored with a live score
+    # PSI of 0.34 against the bootstrap's validation window); with no earlier champion to
+    # restore it too keeps model 1.
+    decisions = re.findall(r"retrain\s+decision \d+: (\w+) \[(\w+)\] ", out)
+    assert decisions, out
+    for outcome, rule in decisions:
+        assert outcome in ("kept_champion", "skipped"), out
+        assert rule in ("training_refused", "too_few_training_frauds", "cannot_rank",
+                        "weak_validation", "shadow_period", "guardrail_no_fallback"), out
+    outcome, rule = decisions[-1]
+    assert re.search(rf"champion\s+model 1; retraining: {outcome} \[{rule}\] ", out), out
     assert re.search(r"marts\s+built in \d+ s \(PASS=\d+ WARN=0 ERROR=0", out), out
     assert report.stat().st_size > 1_000_000
     assert out.count("\n  -- ") == 3  # three queries to try
