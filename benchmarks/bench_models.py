@@ -17,9 +17,10 @@ simulated traffic (1,500 cards, 0.5 % fraud: 577k rows, the size of the largest 
 file in issue 16) go in day by day, each transaction labelled 7 days after it (the
 replay's simulated analysts), and a retraining's training step (``load_training_data``
 + ``train``, what ``scorer.retrain`` times as ``training_seconds``) runs at the end of
-week 6 (less history than the window), week 20 (the window just full) and week 26, once with the old behaviour (every label since the first day,
-every row) and once with the defaults (the last 120 days of labels, legitimate rows
-sampled above 100,000), side by side. Quality: each model's AP on its own validation
+week 6 (less history than the window), week 20 (the window just full) and week 26,
+once with the old behaviour (every label since the first day, every row) and once with
+the defaults (the last 120 days of labels, legitimate rows sampled above 100,000), side
+by side. Quality: each model's AP on its own validation
 window, and both on the newest window they share (neither trained on it).
 """
 
