@@ -14,6 +14,7 @@ RUN pip install --upgrade 'pip>=24' \
     && pip install --requirement requirements.lock
 
 COPY pyproject.toml README.md ./
+COPY pgfraud ./pgfraud
 COPY scorer ./scorer
 COPY producer ./producer
 COPY sql ./sql

@@ -26,14 +26,16 @@ install: $(STAMP) ## Create .venv and install the pinned requirements (requireme
 demo: install ## The whole loop for a minute on the embedded PostgreSQL, then report.html
 	$(BIN)/pgfraud demo
 
-test: install ## Lint, type-check and run every test (starts its own PostgreSQL)
+test: install ## Lint, type-check, check the import contract and run every test (starts its own PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-lint: install ## ruff and mypy only
+lint: install ## ruff, mypy and the import contract (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 unit: install ## Tests that need no database
 	$(BIN)/pytest tests/unit

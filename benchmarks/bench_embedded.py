@@ -14,9 +14,9 @@ import psycopg
 from psycopg import sql
 
 from benchmarks.common import Section, fresh_cluster, median_ms, table, timed
-from scorer import migrate
-from scorer.embedded import EmbeddedPostgres
-from scorer.pgbin import ServerBinaries, find_server_binaries, pgserver_bindir
+from pgfraud.kernel import migrate
+from pgfraud.kernel.embedded import EmbeddedPostgres
+from pgfraud.kernel.pgbin import ServerBinaries, find_server_binaries, pgserver_bindir
 
 REPEATS = 3
 

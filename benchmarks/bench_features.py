@@ -24,12 +24,12 @@ from collections.abc import Iterator
 import psycopg
 
 from benchmarks.common import Section, fresh_cluster, table
+from pgfraud.kernel import migrate
+from pgfraud.kernel.db import connect
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.records import CardTransaction, payload_sha256
 from producer.stream import StreamConfig, TransactionStream
-from scorer import migrate
-from scorer.db import connect
 
 SIZES = (100_000, 2_000_000)
 MEASURED = 20_000

@@ -1,7 +1,7 @@
 """Governance: what the promotion gate's paired bootstrap costs.
 
 The gate resamples the compared transactions 1,000 times and computes the average
-precision of both models on each resample (scorer/governance.py). Side by side in one
+precision of both models on each resample (pgfraud/lifecycle/governance.py). Side by side in one
 run, on synthetic scores with 1 % fraud:
 
 - **sorted once** (what the gate does): each resample is a vector of multiplicity counts;
@@ -20,8 +20,8 @@ import time
 import numpy as np
 
 from benchmarks.common import Section, table
-from scorer import metrics
-from scorer.governance import paired_bootstrap_ap
+from pgfraud.lifecycle import metrics
+from pgfraud.lifecycle.governance import paired_bootstrap_ap
 
 SIZES = (10_000, 100_000, 1_000_000)
 RESAMPLES = {10_000: 1000, 100_000: 200, 1_000_000: 20}  # per method, per size
@@ -53,8 +53,9 @@ def run() -> Section:
                      f"{textbook * 1e3:,.2f} ms", f"{textbook / ours:.1f}x",
                      f"{ours * 1000:,.1f} s"])
     body = "\n\n".join([
-        "The promotion gate's paired bootstrap of the AP difference (scorer/governance.py), "
-        "synthetic scores with 1 % fraud, one thread. Time per resample, both models; "
+        "The promotion gate's paired bootstrap of the AP difference "
+        "(pgfraud/lifecycle/governance.py), synthetic scores with 1 % fraud, one thread. "
+        "Time per resample, both models; "
         "each method measured on the number of resamples shown.",
         table(["compared transactions", "resamples timed", "sorted once (the gate)",
                "resample and sort", "speed-up", "the gate's 1,000 resamples"], rows),

@@ -25,6 +25,8 @@ from pathlib import Path
 import psycopg
 
 from benchmarks.common import Section, fresh_cluster, table
+from pgfraud.kernel import migrate
+from pgfraud.kernel.db import connect
 from producer import kaggle
 from producer import run as producer_run
 from producer.cards import Tokenizer
@@ -32,8 +34,6 @@ from producer.ingest import Ingestor
 from producer.records import Rejection
 from producer.run import Limits, take
 from producer.stream import StreamConfig, TransactionStream
-from scorer import migrate
-from scorer.db import connect
 
 SIZES = (100_000, 1_000_000)
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

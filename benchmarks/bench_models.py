@@ -16,7 +16,7 @@ Then, on a second fresh cluster, **retraining as the history grows**: 26 weeks o
 simulated traffic (1,500 cards, 0.5 % fraud: 577k rows, the size of the largest replayed
 file in issue 16) go in day by day, each transaction labelled 7 days after it (the
 replay's simulated analysts), and a retraining's training step (``load_training_data``
-+ ``train``, what ``scorer.retrain`` times as ``training_seconds``) runs at the end of
++ ``train``, what ``pgfraud.lifecycle.retrain`` times as ``training_seconds``) runs at the end of
 week 6 (less history than the window), week 20 (the window just full) and week 26,
 once with the old behaviour (every label since the first day, every row) and once with
 the defaults (the last 120 days of labels, legitimate rows sampled above 100,000), side
@@ -35,15 +35,16 @@ import numpy as np
 import psycopg
 
 from benchmarks.common import Section, fresh_cluster, table
+from pgfraud.kernel import migrate
+from pgfraud.kernel.db import connect
+from pgfraud.labels.analysts import AnalystOptions, simulate_analysts
+from pgfraud.lifecycle import bootstrap, metrics, training
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.records import CardTransaction
 from producer.run import Limits
 from producer.run import run as stream
 from producer.stream import StreamConfig, TransactionStream
-from scorer import bootstrap, metrics, migrate, training
-from scorer.db import connect
-from scorer.labels import AnalystOptions, simulate_analysts
 from scorer.onnx_model import OnnxModel
 from tests.history import PLACEHOLDER_MODEL, label_from_truth, produce
 
@@ -200,7 +201,7 @@ class Retraining:
 
 
 def _retraining(url: str, cutoff: dt.datetime, options: training.TrainOptions) -> Retraining:
-    """One retraining's training step as scorer.retrain runs it, timed."""
+    """One retraining's training step as pgfraud.lifecycle.retrain runs it, timed."""
     began = time.perf_counter()
     with connect(url) as conn:
         data = training.load_training_data(conn, options, cutoff=cutoff)

@@ -14,7 +14,8 @@ from pathlib import Path
 import psycopg
 
 from benchmarks.common import Section, table, timed
-from scorer import analytics, report
+from pgfraud.monitoring import dbt_runner as analytics
+from pgfraud.monitoring import report
 
 
 def _slowest(state: Path, count: int = 4) -> list[tuple[str, float]]:

@@ -20,12 +20,13 @@ from typing import Any
 
 from benchmarks import bench_monitoring
 from benchmarks.common import Section, fresh_cluster, table
+from pgfraud.backtest.replay import ReplayOptions, ReplayReport, replay
+from pgfraud.kernel import migrate
+from pgfraud.lifecycle import training
 from producer import kaggle
 from producer.cards import Tokenizer
 from producer.run import Limits, take
 from producer.stream import StreamConfig, TransactionStream
-from scorer import migrate, training
-from scorer.replay import ReplayOptions, ReplayReport, replay
 
 DAYS = 60
 CARDS = 1000

@@ -31,7 +31,8 @@ import psycopg
 from psycopg import sql
 
 from benchmarks.common import Section, fresh_cluster, table
-from scorer import migrate, registry
+from pgfraud.kernel import migrate
+from pgfraud.lifecycle import registry
 from scorer.onnx_model import OnnxModel
 from scorer.workers import Pool, WorkerOptions
 from tests.history import produce, quick_model

@@ -1,6 +1,6 @@
 """Soak: a long stream through scorer kills and PostgreSQL restarts, then an audit.
 
-One fresh cluster, migrated, with a first champion from ``scorer.bootstrap`` (a few
+One fresh cluster, migrated, with a first champion from ``pgfraud.lifecycle.bootstrap`` (a few
 simulated days: seconds; the soak needs a champion, not a good one). Then the real
 commands run as in production, each in its own process group, logging to a file:
 ``pgfraud produce --count N --rate R`` and ``pgfraud score --workers 2``. While the
@@ -41,10 +41,10 @@ import psycopg
 from benchmarks.common import Section, fresh_cluster, table
 from benchmarks.soak_audit import Audit, audit
 from benchmarks.soak_fleet import Fleet, SoakError, tails
+from pgfraud.kernel import migrate
+from pgfraud.kernel.embedded import EmbeddedPostgres
+from pgfraud.lifecycle.bootstrap import BootstrapOptions, bootstrap_champion
 from producer.stream import StreamConfig
-from scorer import migrate
-from scorer.bootstrap import BootstrapOptions, bootstrap_champion
-from scorer.embedded import EmbeddedPostgres
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scorer.embedded import EmbeddedPostgres
-from scorer.settings import Settings
+from pgfraud.kernel.embedded import EmbeddedPostgres
+from pgfraud.kernel.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from benchmarks.soak_fleet import TOKEN_KEY
-from producer.cards import Tokenizer, find_card_numbers
+from pgfraud.kernel.card_numbers import find_card_numbers
+from producer.cards import Tokenizer
 from producer.run import Limits, take
 from producer.stream import TransactionStream
 

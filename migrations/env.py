@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from scorer.db import create_engine, database_url
+from pgfraud.kernel.db import create_engine, database_url
 
 config = context.config
 
@@ -22,5 +22,5 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    raise SystemExit("pgfraud migrations run online only; the DDL is readable in sql/")
+    raise SystemExit("pgfraud migrations run online only; the schema is readable in sql/schema/")
 run_migrations_online()

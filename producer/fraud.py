@@ -18,12 +18,21 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from producer.world import Card, Merchant, haversine_km
+from producer.world import Card, Merchant, World, haversine_km
 
-if TYPE_CHECKING:
-    from producer.stream import TransactionStream
+
+class Stream(Protocol):
+    """What a fraud scenario reads of the stream it plants itself in
+    (:class:`producer.stream.TransactionStream`)."""
+
+    world: World
+    rng: random.Random
+
+    def categories_unused(self, card: Card, at: dt.datetime, days: int) -> set[str]: ...
+
+    def recent_cards(self, merchant: Merchant, since: dt.datetime) -> list[Card]: ...
 
 ONLINE = ("misc_net", "shopping_net", "grocery_net")
 HIGH_VALUE = ("shopping_pos", "shopping_net", "travel", "entertainment", "misc_pos", "home")
@@ -49,7 +58,7 @@ def money(value: float) -> Decimal:
     return Decimal(f"{max(0.01, value):.2f}")
 
 
-def far_merchants(stream: TransactionStream, card: Card, categories: set[str],
+def far_merchants(stream: Stream, card: Card, categories: set[str],
                   min_km: float = 1000.0) -> list[Merchant]:
     """Physical merchants of ``categories`` at least ``min_km`` from the card's home (else
     the ten farthest): where an attacker, not the cardholder, would shop."""
@@ -64,7 +73,7 @@ def far_merchants(stream: TransactionStream, card: Card, categories: set[str],
     return far or sorted(physical, key=km, reverse=True)[:10]
 
 
-def card_testing(stream: TransactionStream, card: Card, at: dt.datetime,
+def card_testing(stream: Stream, card: Card, at: dt.datetime,
                  incident_id: str) -> list[PlannedFraud]:
     rng = stream.rng
     plan = []
@@ -83,7 +92,7 @@ def card_testing(stream: TransactionStream, card: Card, at: dt.datetime,
     return plan
 
 
-def account_takeover(stream: TransactionStream, card: Card, at: dt.datetime,
+def account_takeover(stream: Stream, card: Card, at: dt.datetime,
                      incident_id: str) -> list[PlannedFraud]:
     rng = stream.rng
     unused = stream.categories_unused(card, at, days=30)
@@ -101,7 +110,7 @@ def account_takeover(stream: TransactionStream, card: Card, at: dt.datetime,
     return plan
 
 
-def compromised_merchant(stream: TransactionStream, merchant: Merchant, at: dt.datetime,
+def compromised_merchant(stream: Stream, merchant: Merchant, at: dt.datetime,
                          incident_id: str) -> list[PlannedFraud] | None:
     """Defraud cards seen at ``merchant`` in the last three days; None if too few."""
     rng = stream.rng

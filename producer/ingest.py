@@ -17,7 +17,7 @@ masked, and a ``trans_num`` holding one is replaced by a keyed token of itself.
 
 A deadlock with a concurrent producer sending the same keys rolls the batch back and
 retries. With ``reconnect`` (given the seconds it may wait, it returns a new connection,
-e.g. :func:`scorer.db.connect_patiently`), a lost connection (a database restart) is
+e.g. :func:`pgfraud.kernel.db.connect_patiently`), a lost connection (a database restart) is
 reopened and the batch is sent again: ``trans_num`` makes that idempotent, so rows that had
 committed before the connection dropped count as already stored.
 
@@ -45,23 +45,24 @@ import psycopg
 from psycopg import errors
 from psycopg.types.json import Jsonb
 
-from producer.cards import (
-    Tokenizer,
+from pgfraud.kernel import queries
+from pgfraud.kernel.card_numbers import (
     find_card_numbers,
     mask_card_numbers,
     mask_pan,
     may_hold_card_number,
 )
+from pgfraud.kernel.errors import DatabaseUnavailableError, first_line
+from pgfraud.kernel.text import escape_controls
+from producer.cards import Tokenizer
 from producer.records import (
     CardTransaction,
+    Incident,
     Rejection,
-    escape_controls,
     payload_sha256,
     problem,
     round_amount,
 )
-from scorer import queries
-from scorer.errors import DatabaseUnavailableError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +88,6 @@ QUARANTINE_FIELDS = frozenset({
 })
 #: Characters kept of each quarantined field (a 1 MB field is cut, with its length noted).
 QUARANTINE_FIELD_CHARS = 1000
-
-
-@dataclass
-class Incident:
-    """A simulated fraud incident, recorded in ``truth.fraud_incidents``."""
-
-    incident_id: str
-    scenario: str
-    started_at: Any
-    pan: str | None = None
-    merchant: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

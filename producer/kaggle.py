@@ -27,8 +27,8 @@ from typing import BinaryIO, TypeVar
 
 from faker import Faker
 
+from pgfraud.kernel.errors import PgfraudError
 from producer.records import CardTransaction, Rejection
-from scorer.errors import PgfraudError
 
 COLUMNS = (
     "trans_date_trans_time", "cc_num", "merchant", "category", "amt", "first", "last",

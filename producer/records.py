@@ -19,10 +19,12 @@ import datetime as dt
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from producer.cards import pan_problem
+from pgfraud.kernel.card_numbers import pan_problem
+from pgfraud.kernel.text import CONTROL_CHARACTERS
 
 #: numeric(12, 2): at most 10 digits before the point.
 MAX_AMOUNT = Decimal("9999999999.99")
@@ -30,8 +32,6 @@ _TOO_LARGE = Decimal("1e11")
 CENT = Decimal("0.01")
 #: Longest text accepted per field (characters); the database checks the same limits.
 MAX_TEXT = {"trans_num": 128, "merchant": 256, "category": 64}
-#: C0 and C1 control characters (NUL included): never stored, never printed.
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 #: Lone surrogates: bytes that were not UTF-8, kept by the reader's surrogateescape.
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 #: Either kind: one search answers for almost every value.
@@ -40,15 +40,6 @@ _SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
 EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
 SCENARIOS = ("card_testing", "account_takeover", "compromised_merchant")
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with each control character written as ``\\xNN`` (safe to store and print).
-
-    >>> escape_controls("a\\x00b\\x1b[2J")
-    'a\\\\x00b\\\\x1b[2J'
-    """
-    return CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,3 +158,15 @@ def payload_sha256(tx: CardTransaction, card_token: str) -> str:
         tx.birth_date.isoformat() if tx.birth_date else "",
     )
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+@dataclass
+class Incident:
+    """A simulated fraud incident, recorded in ``truth.fraud_incidents``."""
+
+    incident_id: str
+    scenario: str
+    started_at: Any
+    pan: str | None = None
+    merchant: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -1,32 +1,15 @@
-"""Drive a source into an :class:`~producer.ingest.Ingestor`: limits, pacing, periodic flush.
-
->>> parse_duration("90s"), parse_duration("2h"), parse_duration("1.5d")
-(90.0, 7200.0, 129600.0)
-"""
+"""Drive a source into an :class:`~producer.ingest.Ingestor`: limits, pacing, periodic flush."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from producer.ingest import Incident, Ingestor
-from producer.records import CardTransaction
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``text`` such as ``45``, ``30s``, ``10m``, ``2h`` or ``30d``."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 10m, 2h or 30d")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+from pgfraud.kernel.signals import stop_on_signals
+from producer.ingest import Ingestor
+from producer.records import CardTransaction, Incident
 
 
 @dataclass(frozen=True)
@@ -37,26 +20,6 @@ class Limits:
     duration_s: float | None = None     # wall-clock seconds
     span_s: float | None = None         # simulated (event-time) seconds
     rate: float | None = None           # transactions per wall-clock second
-
-
-class Stop:
-    """Set by SIGTERM/SIGINT so the loop ends after flushing what it holds."""
-
-    requested = False
-
-
-@contextmanager
-def graceful_stop() -> Iterator[type[Stop]]:
-    def handler(signum: int, frame: object) -> None:
-        Stop.requested = True
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    Stop.requested = False
-    try:
-        yield Stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def run(
@@ -72,10 +35,10 @@ def run(
     last_flush = started
     first_at: dt.datetime | None = None
     sent = 0
-    with graceful_stop() as stop:
+    with stop_on_signals() as stop:
         for tx, incident in source:
             first_at = first_at or tx.transacted_at
-            if _done(limits, sent, started, first_at, tx) or stop.requested:
+            if _done(limits, sent, started, first_at, tx) or stop():
                 break
             if limits.rate:
                 ahead = started + sent / limits.rate - time.monotonic()

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from producer import fraud
-from producer.ingest import Incident
-from producer.records import CardTransaction
+from producer.records import CardTransaction, Incident
 from producer.world import (
     CATEGORIES,
     Card,

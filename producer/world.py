@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from faker import Faker
 from faker.providers.geo import Provider as GeoProvider
 
-from producer.cards import luhn_check_digit
+from pgfraud.kernel.card_numbers import luhn_check_digit
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,5 @@
-"""pgfraud: real-time card-fraud scoring where PostgreSQL is the system.
-
-The ``scorer`` package is the Python runtime: settings, connections, the embedded
-PostgreSQL launcher, migrations and the ``pgfraud`` command line. Traffic generation
-lives in the sibling ``producer`` package.
+"""Serving: claim new transactions, score them with the deployed models' ONNX, write
+predictions and alerts (``scoring``), a supervised pool of worker processes
+(``workers``), ONNX inference (``onnx_model``) and the model cache's reads of the
+registry (``models``). Imports only ``pgfraud.kernel``.
 """
-
-from __future__ import annotations
-
-__version__ = "0.1.0"

@@ -33,10 +33,11 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from scorer import queries, registry
-from scorer.db import connect
-from scorer.errors import DatabaseUnavailableError, PgfraudError, first_line
-from scorer.names import INGEST_CHANNEL, MODELS_CHANNEL, SCORER_ROLE
+from pgfraud.kernel import queries
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.errors import DatabaseUnavailableError, PgfraudError, first_line
+from pgfraud.kernel.names import INGEST_CHANNEL, MODELS_CHANNEL, SCORER_ROLE
+from scorer import models
 from scorer.onnx_model import OnnxModel
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class DeployedModel:
     _booster: lgb.Booster | None = None
 
     @classmethod
-    def load(cls, stored: registry.StoredModel) -> DeployedModel:
+    def load(cls, stored: models.StoredModel) -> DeployedModel:
         model = cls(stored.version, stored.status == "shadow", stored.threshold,
                     stored.feature_names, stored.feature_set_version,
                     OnnxModel(stored.onnx_bytes), stored.lightgbm_model)
@@ -124,7 +125,7 @@ class ModelCache:
             return
         loaded: dict[int, DeployedModel] = {}
         for version, status in key:
-            model = self._loaded.get(version) or DeployedModel.load(registry.load(conn, version))
+            model = self._loaded.get(version) or DeployedModel.load(models.load(conn, version))
             model.is_shadow = status == "shadow"
             loaded[version] = model
         before = self.describe()
@@ -172,8 +173,9 @@ class Scorer:
                 self.conn.execute(self._sql["lock_models_shared"])
                 self.models.refresh(self.conn)
             self.listener = connect(self.url, role=self.role, autocommit=True)
-            self.listener.execute(f"listen {INGEST_CHANNEL}")
-            self.listener.execute(f"listen {MODELS_CHANNEL}")
+            # LISTEN takes no bind parameters: the channels go in as identifiers.
+            self.listener.execute(sql.SQL("listen {}").format(sql.Identifier(INGEST_CHANNEL)))
+            self.listener.execute(sql.SQL("listen {}").format(sql.Identifier(MODELS_CHANNEL)))
 
     def close(self) -> None:
         for conn in (self.conn, self.listener):

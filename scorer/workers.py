@@ -15,11 +15,9 @@ import multiprocessing as mp
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from scorer.errors import PgfraudError
+from pgfraud.kernel.errors import PgfraudError
 
 if TYPE_CHECKING:
     from scorer.scoring import BatchResult
@@ -50,22 +48,6 @@ class Counters:
         with self.alerts.get_lock():
             self.alerts.value += result.alerts
         self.champion.value = result.champion or 0
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[Callable[[], bool]]:
-    """A ``stop()`` that turns true on SIGTERM or SIGINT (handlers restored after)."""
-    requested = [False]
-
-    def handler(signum: int, frame: object) -> None:
-        requested[0] = True
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield lambda: requested[0]
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _worker_main(options: WorkerOptions, stop_event: Any, counters: Counters,

@@ -1,6 +1,8 @@
 """Test fixtures: a real PostgreSQL that the test session starts itself.
 
-The server comes from the same embedded launcher users run (``scorer.embedded``), in a
+Databases are made and dropped by the kernel's ``create_database`` and ``drop_database``
+(what the bootstrap model's scratch database uses). The server comes from the same
+embedded launcher users run (``pgfraud.kernel.embedded``), in a
 temporary project folder, so the suite works on a fresh machine and as root. Set
 ``PGFRAUD_TEST_DATABASE_URL`` (an admin URL) to run against an existing server instead.
 
@@ -15,22 +17,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
-from scorer import migrate
-from scorer.embedded import EmbeddedPostgres
-from scorer.settings import Settings
+from pgfraud.kernel import migrate
+from pgfraud.kernel.db import create_database, drop_database
+from pgfraud.kernel.embedded import EmbeddedPostgres
+from pgfraud.kernel.settings import Settings
 from tests.monitoring import Monitored, populate
-
-
-def database_url_for(admin_url: str, dbname: str) -> str:
-    """The same server as ``admin_url``, another database."""
-    params = conninfo_to_dict(admin_url)
-    params["dbname"] = dbname
-    return make_conninfo("", **params)
 
 
 def embedded_settings(home: Path) -> Settings:
@@ -83,45 +77,30 @@ def pg_server_log(test_cluster: EmbeddedPostgres | None) -> Path | None:
     return data_dir.parent / "postgres.log"
 
 
-def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        statement = sql.SQL("create database {}").format(sql.Identifier(name))
-        if template:
-            statement += sql.SQL(" template {}").format(sql.Identifier(template))
-        conn.execute(statement)
-    return database_url_for(admin_url, name)
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(
-            sql.Identifier(name)))
-
-
 @pytest.fixture(scope="session")
 def template_db(pg_admin_url: str) -> Iterator[str]:
     """Name of a database migrated to head, cloned by ``db_url``."""
     name = f"pgfraud_template_{uuid.uuid4().hex[:8]}"
-    migrate.upgrade(_create_database(pg_admin_url, name))
+    migrate.upgrade(create_database(pg_admin_url, name))
     yield name
-    _drop_database(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
 def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     """A fresh database at the latest schema revision."""
     name = f"pgfraud_test_{uuid.uuid4().hex[:12]}"
-    url = _create_database(pg_admin_url, name, template=template_db)
+    url = create_database(pg_admin_url, name, template=template_db)
     yield url
-    _drop_database(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
 def empty_db_url(pg_admin_url: str) -> Iterator[str]:
     """A fresh database with nothing migrated."""
     name = f"pgfraud_empty_{uuid.uuid4().hex[:12]}"
-    yield _create_database(pg_admin_url, name)
-    _drop_database(pg_admin_url, name)
+    yield create_database(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
 
 
 class Databases:
@@ -136,7 +115,7 @@ class Databases:
         """A new database cloned from ``template`` (default: the migrated template)."""
         name = f"pgfraud_test_{uuid.uuid4().hex[:12]}"
         self.names.append(name)
-        return _create_database(self.admin_url, name, template=template or self.template)
+        return create_database(self.admin_url, name, template=template or self.template)
 
     def clone(self, url: str) -> str:
         """A copy of the database at ``url`` (which must have no open connections)."""
@@ -144,7 +123,7 @@ class Databases:
 
     def drop_all(self) -> None:
         for name in reversed(self.names):
-            _drop_database(self.admin_url, name)
+            drop_database(self.admin_url, name)
 
 
 @pytest.fixture(scope="module")
@@ -161,9 +140,9 @@ def monitored(pg_admin_url: str, template_db: str,
     """A database where produce → score → analysts ran and ``dbt build`` built the
     marts (tests/monitoring.py). Shared by the session: clone it to change anything."""
     name = f"pgfraud_monitored_{uuid.uuid4().hex[:8]}"
-    url = _create_database(pg_admin_url, name, template=template_db)
+    url = create_database(pg_admin_url, name, template=template_db)
     yield populate(url, tmp_path_factory.mktemp("monitored"))
-    _drop_database(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
 
 
 @pytest.fixture(scope="session")

@@ -75,8 +75,9 @@ def quick_model(url: str, *, seed: int = 0, trees: int = 30, alert_share: float 
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
-    from scorer.onnx_model import OnnxModel, to_onnx
-    from scorer.training import decile_bins, feature_columns
+    from pgfraud.lifecycle.onnx_export import to_onnx
+    from pgfraud.lifecycle.training import decile_bins, feature_columns
+    from scorer.onnx_model import OnnxModel
 
     with psycopg.connect(url) as conn:
         names = feature_columns(conn)

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import psycopg
 
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.names import TRAINER_ROLE
+from pgfraud.labels.analysts import AnalystOptions, simulate_analysts
+from pgfraud.lifecycle.governance import Gates
+from pgfraud.lifecycle.retrain import RetrainOptions, retrain
+from pgfraud.monitoring import dbt_runner as analytics
 from producer import kaggle
 from producer.stream import StreamConfig, TransactionStream
-from scorer import analytics
-from scorer.db import connect
-from scorer.governance import Gates
-from scorer.labels import AnalystOptions, simulate_analysts
-from scorer.names import TRAINER_ROLE
-from scorer.retrain import RetrainOptions, retrain
 from scorer.scoring import Scorer
 from tests.history import START, produce, quick_model
 

@@ -10,7 +10,7 @@
     precision, recall, f1: of the decision (is_alert) against the label.
     card_precision_at_100: share of the 100 highest-scored cards (a card's score is its
         highest score that day; ties broken by card token) with any fraud; fewer than
-        100 cards rank all of them (scorer.metrics.card_precision_at_k).
+        100 cards rank all of them (pgfraud.lifecycle.metrics.card_precision_at_k).
     Exact arithmetic (numeric) is kept for ranks; ratios are float8.
 -#}
 {% macro classification_metrics(relation, label) %}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0001"
 down_revision = None
@@ -20,13 +20,13 @@ depends_on = None
 def upgrade() -> None:
     apply_sql_files(
         op,
-        "foundation/schemas.sql",
-        "foundation/ingest.sql",
-        "foundation/ml.sql",
-        "foundation/scoring.sql",
-        "foundation/roles.sql",
+        "migrations/0001_foundation/schemas.sql",
+        "migrations/0001_foundation/ingest.sql",
+        "migrations/0001_foundation/ml.sql",
+        "migrations/0001_foundation/scoring.sql",
+        "migrations/0001_foundation/roles.sql",
     )
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "foundation/downgrade.sql")
+    apply_sql_files(op, "migrations/0001_foundation/downgrade.sql")

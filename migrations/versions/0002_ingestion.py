@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0002"
 down_revision = "0001"
@@ -20,11 +20,11 @@ depends_on = None
 def upgrade() -> None:
     apply_sql_files(
         op,
-        "truth/ground_truth.sql",
-        "ingest/accept_batch.sql",
-        "ingest/roles.sql",
+        "migrations/0002_ingestion/ground_truth.sql",
+        "migrations/0002_ingestion/accept_batch.sql",
+        "migrations/0002_ingestion/roles.sql",
     )
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "ingest/downgrade_0002.sql")
+    apply_sql_files(op, "migrations/0002_ingestion/downgrade.sql")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0003"
 down_revision = "0002"
@@ -20,13 +20,13 @@ depends_on = None
 def upgrade() -> None:
     apply_sql_files(
         op,
-        "features/transaction_features.sql",
-        "features/ingest_trigger.sql",
-        "features/label_events.sql",
-        "features/card_velocity.sql",
-        "features/roles.sql",
+        "migrations/0003_features/transaction_features.sql",
+        "migrations/0003_features/ingest_trigger.sql",
+        "migrations/0003_features/label_events.sql",
+        "migrations/0003_features/card_velocity.sql",
+        "migrations/0003_features/roles.sql",
     )
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "features/downgrade_0003.sql")
+    apply_sql_files(op, "migrations/0003_features/downgrade.sql")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0004"
 down_revision = "0003"
@@ -20,11 +20,11 @@ depends_on = None
 def upgrade() -> None:
     apply_sql_files(
         op,
-        "models/model_input.sql",
-        "models/registry.sql",
-        "models/roles.sql",
+        "migrations/0004_models/model_input.sql",
+        "migrations/0004_models/registry.sql",
+        "migrations/0004_models/roles.sql",
     )
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "models/downgrade_0004.sql")
+    apply_sql_files(op, "migrations/0004_models/downgrade.sql")

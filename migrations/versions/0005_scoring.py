@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0005"
 down_revision = "0004"
@@ -18,8 +18,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    apply_sql_files(op, "scoring/pending.sql", "scoring/alerts.sql", "scoring/roles.sql")
+    apply_sql_files(
+        op,
+        "migrations/0005_scoring/pending.sql",
+        "migrations/0005_scoring/alerts.sql",
+        "migrations/0005_scoring/roles.sql",
+    )
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "scoring/downgrade_0005.sql")
+    apply_sql_files(op, "migrations/0005_scoring/downgrade.sql")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0006"
 down_revision = "0005"
@@ -18,9 +18,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    apply_sql_files(op, "labels/review_queue.sql", "labels/retraining.sql",
-                    "labels/roles.sql")
+    apply_sql_files(
+        op,
+        "migrations/0006_labels/review_queue.sql",
+        "migrations/0006_labels/retraining.sql",
+        "migrations/0006_labels/roles.sql",
+    )
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "labels/downgrade_0006.sql")
+    apply_sql_files(op, "migrations/0006_labels/downgrade.sql")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0007"
 down_revision = "0006"
@@ -22,14 +22,14 @@ depends_on = None
 def upgrade() -> None:
     apply_sql_files(
         op,
-        "hardening/event_time.sql",
-        "hardening/card_numbers.sql",
-        "hardening/accept_batch.sql",
-        "hardening/labels.sql",
-        "hardening/registry.sql",
-        "hardening/roles.sql",
+        "migrations/0007_hardening/event_time.sql",
+        "migrations/0007_hardening/card_numbers.sql",
+        "migrations/0007_hardening/accept_batch.sql",
+        "migrations/0007_hardening/labels.sql",
+        "migrations/0007_hardening/registry.sql",
+        "migrations/0007_hardening/roles.sql",
     )
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "hardening/downgrade_0007.sql")
+    apply_sql_files(op, "migrations/0007_hardening/downgrade.sql")

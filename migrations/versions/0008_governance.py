@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0008"
 down_revision = "0007"
@@ -23,12 +23,12 @@ depends_on = None
 def upgrade() -> None:
     apply_sql_files(
         op,
-        "governance/decisions.sql",
-        "governance/serving_health.sql",
-        "governance/evidence.sql",
-        "governance/roles.sql",
+        "migrations/0008_governance/decisions.sql",
+        "migrations/0008_governance/serving_health.sql",
+        "migrations/0008_governance/evidence.sql",
+        "migrations/0008_governance/roles.sql",
     )
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "governance/downgrade_0008.sql")
+    apply_sql_files(op, "migrations/0008_governance/downgrade.sql")

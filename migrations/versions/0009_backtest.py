@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0009"
 down_revision = "0008"
@@ -18,8 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    apply_sql_files(op, "backtest/decision_event_time.sql")
+    apply_sql_files(op, "migrations/0009_backtest/decision_event_time.sql")
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "backtest/downgrade_0009.sql")
+    apply_sql_files(op, "migrations/0009_backtest/downgrade.sql")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from scorer.migrate import apply_sql_files
+from pgfraud.kernel.migrate import apply_sql_files
 
 revision = "0010"
 down_revision = "0009"
@@ -18,8 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    apply_sql_files(op, "backtest/accept_batch.sql")
+    apply_sql_files(op, "migrations/0010_linear_ingest/accept_batch.sql")
 
 
 def downgrade() -> None:
-    apply_sql_files(op, "backtest/downgrade_0010.sql")
+    apply_sql_files(op, "migrations/0010_linear_ingest/downgrade.sql")

@@ -8,6 +8,7 @@ select (select count(*) from ingest.transactions) as transactions,
        (select count(*) from scoring.labels where true_value is not null) as labelled;
 
 -- name: event_clock
+-- The newest transaction's event time, where the live stream carries on from.
 select max_transacted_at from ingest.event_clock;
 
 -- name: summary
@@ -40,6 +41,7 @@ select
 from champion;
 
 -- name: scorer_listening
--- A scorer is up once its listener has subscribed to new models (its last statement).
+-- A scorer is up once its listener has subscribed to new models (its last statement, as
+-- scorer/scoring.py composes it: the channel a quoted identifier).
 select count(*) from pg_stat_activity
-where datname = current_database() and query = 'listen pgfraud_models';
+where datname = current_database() and query = 'listen "pgfraud_models"';

@@ -1,6 +1,7 @@
--- Queries the producer runs (loaded by scorer.queries). Role: pgfraud_producer.
+-- Queries the producer runs (loaded by pgfraud.kernel.queries). Role: pgfraud_producer.
 
 -- name: copy_staged
+-- A batch's rows into the staging table (binary COPY); accept_batch moves them on.
 copy ingest.staged_transactions (
     batch_id, ordinal, trans_num, transacted_at, card_token, card_last4, amount, merchant,
     category, merchant_lat, merchant_long, home_lat, home_long, city_pop,
@@ -8,14 +9,17 @@ copy ingest.staged_transactions (
 ) from stdin (format binary)
 
 -- name: copy_quarantine
+-- The producer's own rejections of a batch into the staging quarantine.
 copy ingest.staged_quarantine (batch_id, trans_num, reason, detail, raw_payload, raw_sha256, source)
 from stdin
 
 -- name: accept_batch
+-- Store a staged batch: counts of accepted, duplicate, conflicting, refused and quarantined rows.
 select accepted, duplicates, conflicts, refused, quarantined
 from ingest.accept_batch(%(batch_id)s)
 
 -- name: insert_incident
+-- A simulated fraud incident's ground truth (once; the truth schema).
 insert into truth.fraud_incidents (incident_id, scenario, card_token, merchant, started_at, detail)
 values (%(incident_id)s, %(scenario)s, %(card_token)s, %(merchant)s, %(started_at)s, %(detail)s)
 on conflict do nothing

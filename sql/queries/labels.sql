@@ -1,4 +1,4 @@
--- Queries of labelling, review, simulated analysts and replay (scorer/labels.py).
+-- Queries of labelling, review, simulated analysts and replay (pgfraud/labels/analysts.py).
 
 -- name: resolve
 -- Requested keys (a trans_num, else a transaction id) to transaction ids, with whether
@@ -30,6 +30,7 @@ where p.transaction_id = r.transaction_id
        or (r.note is not null and r.note is distinct from p.label_note));
 
 -- name: review
+-- The analysts' queue of alerts awaiting a label, with what a reviewer needs.
 select alert_id, transaction_id, transacted_at, card_last4, amount, merchant, category,
        score, threshold, model_version, reasons, card_tx_count_24h, km_from_home,
        speed_kmh_from_previous, card_recent_transactions
@@ -67,6 +68,7 @@ where ((c.is_alert or c.sampled) and c.transacted_at + %(delay)s <= clock.now)
 order by c.transaction_id;
 
 -- name: apply_simulated
+-- Simulated analysts' labels, each stamped with when it arrived in event time.
 update scoring.predictions as p
 set true_value = r.value, label_note = r.note, labeled_at = r.labeled_at,
     labeled_by = %(labeled_by)s

@@ -1,4 +1,4 @@
--- Queries of the leak scanner (scorer/leaks.py). Role: the owner.
+-- Queries of the leak scanner (pgfraud/monitoring/leaks.py). Role: the owner.
 
 -- name: text_columns
 -- The text-like columns (of the types given, arrays and domains of them included) of

@@ -1,4 +1,4 @@
--- Queries of the trainer and the model registry (scorer/training.py, scorer/registry.py).
+-- Queries of the trainer and the model registry (pgfraud/lifecycle/training.py, pgfraud/lifecycle/registry.py).
 
 -- name: model_input_columns
 -- The model input view's feature columns, in order (everything but the key columns).
@@ -9,6 +9,10 @@ where a.attrelid = 'features.model_input_v1'::regclass
   and a.attname not in ('transaction_id', 'trans_num', 'transacted_at', 'card_token',
                         'feature_set_version')
 order by a.attnum;
+
+-- name: no_nested_loops
+-- Hash joins for the rest of the training read's transaction (see pgfraud/lifecycle/training.py).
+set local enable_nestloop = off;
 
 -- name: default_cutoff
 -- "Now" for labels: the wall clock, or the event clock when simulated time runs ahead.
@@ -54,6 +58,7 @@ select ml.register_model(
     p_feature_importance => %(feature_importance)s, p_note => %(note)s);
 
 -- name: record_training_run
+-- One training run, registered model or not (its parity failed); returns its id.
 insert into ml.training_runs (mode, outcome, model_version, label_cutoff_at, train_from,
                               train_to, validation_from, validation_to, train_rows,
                               train_positives, validation_rows, validation_positives,
@@ -65,9 +70,11 @@ values (%(mode)s, %(outcome)s, %(model_version)s, %(label_cutoff_at)s, %(train_f
 returning training_run_id;
 
 -- name: link_training_run
+-- Point the model just registered at the run that produced it.
 select ml.link_training_run(%(training_run_id)s);
 
 -- name: list_models
+-- Every model with its status and the mode of the run that trained it.
 select m.model_version, m.status, m.created_at, m.promoted_at, m.trained_from, m.trained_to,
        m.threshold, m.metrics, r.mode, m.note
 from ml.models as m
@@ -75,6 +82,7 @@ left join ml.training_runs as r using (training_run_id)
 order by m.model_version;
 
 -- name: show_model
+-- One model's card: the registry row and its training run.
 select m.model_version, m.status, m.algorithm, m.onnx_sha256, length(m.onnx_model) as onnx_size,
        m.feature_names, m.feature_set_version, m.threshold, m.trained_from, m.trained_to,
        m.label_cutoff_at, m.metrics, m.feature_importance, m.note, m.created_at,
@@ -86,6 +94,7 @@ left join ml.training_runs as r using (training_run_id)
 where m.model_version = %(version)s;
 
 -- name: model_events
+-- The registry's audit trail (one model's, or all), newest first.
 select model_event_id, model_version, action, old_status, new_status, at, by
 from ml.model_events
 where %(version)s::integer is null or model_version = %(version)s
@@ -93,6 +102,7 @@ order by model_event_id desc
 limit %(limit)s;
 
 -- name: load_model
+-- One model, for scoring or evaluation.
 select model_version, status, onnx_model, lightgbm_model, feature_names, feature_set_version,
        threshold
 from ml.models
@@ -105,3 +115,24 @@ select model_version, status, onnx_model, lightgbm_model, feature_names, feature
 from ml.models
 where status in ('champion', 'shadow')
 order by status = 'champion' desc, model_version;
+
+-- name: champion
+-- The champion's version (none before the first promotion).
+select model_version from ml.models where status = 'champion';
+
+-- name: promote
+-- Make a model the champion (ml.promote, sql/models/registry.sql); returns the previous
+-- champion, now retired.
+select ml.promote(%(version)s);
+
+-- name: shadow
+-- Score a model in shadow: its predictions are written, flagged, and never decide.
+select ml.shadow(%(version)s);
+
+-- name: retire
+-- Stop scoring a model (a candidate or shadow; ml.retire refuses the champion).
+select ml.retire(%(version)s);
+
+-- name: rollback
+-- Return to the champion before the current one (ml.rollback); returns its version.
+select ml.rollback();

@@ -1,4 +1,4 @@
--- Queries of the HTML report (scorer/report.py) beside the panels' own SQL.
+-- Queries of the HTML report (pgfraud/monitoring/report.py) beside the panels' own SQL.
 
 -- name: mart_freshness
 -- How far the marts reach: the newest transaction's event time when they were built

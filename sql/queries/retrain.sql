@@ -1,4 +1,4 @@
--- Queries of retraining decisions and the replay (scorer/retrain.py, scorer/replay.py).
+-- Queries of retraining decisions and the replay (pgfraud/lifecycle/retrain.py, pgfraud/backtest/replay.py).
 
 -- name: new_labels
 -- Transactions labelled (a value set or changed; notes do not count) after the last
@@ -84,6 +84,10 @@ join ingest.transactions t using (transaction_id)
 left join truth.fraud_transactions f using (trans_num)
 where not p.is_shadow and t.source = 'replay'
 order by t.transacted_at, t.transaction_id;
+
+-- name: table_counts
+-- Stored and quarantined rows, before and after a replay, to check its own counts.
+select (select count(*) from ingest.transactions), (select count(*) from ingest.quarantine);
 
 -- name: analyze_after_bulk_load
 -- Bulk loading outruns autovacuum's ANALYZE; without statistics the planner picks

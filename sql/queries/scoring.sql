@@ -7,6 +7,7 @@
 select pg_advisory_xact_lock_shared(hashtext('pgfraud.ml.models'));
 
 -- name: deployed_versions
+-- The deployed (version, status) pairs: the model cache reloads when they change.
 select model_version, status from ml.models
 where status in ('champion', 'shadow')
 order by model_version;
@@ -72,9 +73,11 @@ select pg_notify('fraud_alert', scoring.alert_json(alert)::text)
 from inserted;
 
 -- name: backlog
+-- Transactions waiting to be scored, and since when.
 select count(*), min(enqueued_at) from scoring.pending;
 
 -- name: recent_alerts
+-- The newest alerts as JSON payloads, oldest first (`pgfraud alerts tail` starts with them).
 select scoring.alert_json(a)::text
 from scoring.alerts as a
 where a.alert_id in (select alert_id from scoring.alerts order by alert_id desc

@@ -12,12 +12,12 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.names import ANALYST_ROLE, SCORER_ROLE, TRAINER_ROLE
+from pgfraud.lifecycle.retrain import RetrainOptions, retrain
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.records import CardTransaction
-from scorer.db import connect
-from scorer.names import ANALYST_ROLE, SCORER_ROLE, TRAINER_ROLE
-from scorer.retrain import RetrainOptions, retrain
 from scorer.scoring import Scorer
 from tests.conftest import Databases
 from tests.history import produce, quick_model

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scorer.migrate import head_revision
+from pgfraud.kernel.migrate import head_revision
 
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
 KEY = "k" * 32

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from producer.cards import find_card_numbers
-from scorer.settings import SQL_DIR
+from pgfraud.kernel.card_numbers import find_card_numbers
+from pgfraud.kernel.settings import SQL_DIR
 from tests.unit.test_cards import EXAMPLES, adversarial_text, formatted_card, glue
 
-SQL_FILE = SQL_DIR / "hardening" / "card_numbers.sql"
+SQL_FILE = SQL_DIR / "schema" / "ingest" / "has_card_number.sql"
 
 # PostgreSQL text cannot hold NUL.
 pg_text = st.one_of(adversarial_text, st.text()).map(lambda s: s.replace("\x00", ""))

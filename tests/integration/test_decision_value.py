@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from scorer import analytics
+from pgfraud.monitoring import dbt_runner as analytics
 from tests.conftest import Databases
 
 DAY = dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC)

@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scorer.embedded import FALLBACK_ROOT, EmbeddedPostgres
-from scorer.errors import PostgresNotFoundError
-from scorer.pgbin import find_server_binaries
+from pgfraud.kernel.embedded import FALLBACK_ROOT, EmbeddedPostgres
+from pgfraud.kernel.errors import PostgresNotFoundError
+from pgfraud.kernel.pgbin import find_server_binaries
 from tests.conftest import embedded_settings
 
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
-from scorer import features as feature_store
+from producer import features as feature_store
 from tests.reference_features import LabelEvent, Row, features_for
 
 BASE = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)

@@ -20,15 +20,16 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from producer.cards import Tokenizer, find_card_numbers
+from pgfraud.kernel.card_numbers import find_card_numbers
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.names import DECISIONS_CHANNEL, TRAINER_ROLE
+from pgfraud.lifecycle import registry
+from pgfraud.lifecycle.governance import Gates
+from pgfraud.lifecycle.retrain import RetrainOptions, guard, retrain
+from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.run import Limits, run
 from producer.stream import StreamConfig, TransactionStream
-from scorer import registry
-from scorer.db import connect
-from scorer.governance import Gates
-from scorer.names import DECISIONS_CHANNEL, TRAINER_ROLE
-from scorer.retrain import RetrainOptions, guard, retrain
 from scorer.scoring import Scorer
 from tests.conftest import Databases
 from tests.history import START, label_from_truth, quick_model

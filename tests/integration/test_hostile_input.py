@@ -26,12 +26,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pgfraud.kernel.card_numbers import find_card_numbers, pan_problem
+from pgfraud.kernel.db import connect
 from producer import kaggle
-from producer.cards import Tokenizer, find_card_numbers, pan_problem
+from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.records import CardTransaction
 from producer.stream import StreamConfig, TransactionStream
-from scorer.db import connect
 
 KEY = b"hostile-input-test-key-0123456789"
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)

@@ -20,13 +20,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pgfraud.kernel.card_numbers import find_card_numbers
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.pgbin import find_server_binaries
 from producer import kaggle
-from producer.cards import Tokenizer, find_card_numbers
+from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.records import CardTransaction
 from producer.stream import StreamConfig, TransactionStream
-from scorer.db import connect
-from scorer.pgbin import find_server_binaries
 
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
 KEY = "test-token-key-0123456789abcdef"

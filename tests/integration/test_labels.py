@@ -17,13 +17,13 @@ import pytest
 from psycopg import sql
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from scorer import registry, training
-from scorer.db import connect
-from scorer.labels import AnalystOptions, simulate_analysts
-from scorer.names import ANALYST_ROLE, TRAINER_ROLE
-from scorer.retrain import RetrainOptions, retrain
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.names import ANALYST_ROLE, TRAINER_ROLE
+from pgfraud.labels.analysts import AnalystOptions, simulate_analysts
+from pgfraud.lifecycle import registry, training
+from pgfraud.lifecycle.retrain import RetrainOptions, retrain
+from pgfraud.lifecycle.training import FAR_PAST
 from scorer.scoring import Scorer
-from scorer.training import FAR_PAST
 from tests.conftest import Databases
 from tests.history import label_from_truth, produce, quick_model
 from tests.reference_metrics import psi

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from scorer.leaks import EXCLUDED_COLUMNS, SCHEMAS, scan_database, scanned_columns
+from pgfraud.monitoring.leaks import EXCLUDED_COLUMNS, SCHEMAS, scan_database, scanned_columns
 
 PGFRAUD = str(Path(sys.executable).parent / "pgfraud")
 VISA, MASTERCARD, DISCOVER, AMEX = ("4111111111111111", "5500005555555559",

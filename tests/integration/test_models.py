@@ -26,11 +26,11 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from scorer import registry, training
-from scorer.cli import cli
-from scorer.db import connect
-from scorer.names import MODELS_CHANNEL, TRAINER_ROLE
-from scorer.training import FAR_PAST
+from pgfraud.cli import cli
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.names import MODELS_CHANNEL, TRAINER_ROLE
+from pgfraud.lifecycle import registry, training
+from pgfraud.lifecycle.training import FAR_PAST
 from tests.conftest import Databases
 from tests.history import label_from_truth, produce
 
@@ -199,7 +199,7 @@ def test_a_model_failing_onnx_parity_is_not_registered(history_db: str,
 
     monkeypatch.setattr(training, "to_onnx", wrong_model)
     monkeypatch.setenv("DATABASE_URL", history_db)
-    with caplog.at_level(logging.ERROR, logger="scorer.training"):
+    with caplog.at_level(logging.ERROR, logger="pgfraud.lifecycle.training"):
         result = CliRunner().invoke(cli, ["train"])
     assert result.exit_code == 1, result.output
     assert "was not registered" in result.output and "rank correlation" in result.output

@@ -19,11 +19,11 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from scorer import analytics
-from scorer.db import connect
-from scorer.errors import PgfraudError
-from scorer.metrics import card_precision_at_k
-from scorer.names import READER_ROLE
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.errors import PgfraudError
+from pgfraud.kernel.names import READER_ROLE
+from pgfraud.lifecycle.metrics import card_precision_at_k
+from pgfraud.monitoring import dbt_runner as analytics
 from tests.conftest import Databases
 from tests.history import START
 from tests.monitoring import DAYS, SEEDED_INVALID, VARS, Monitored, advance
@@ -403,7 +403,7 @@ def test_the_reader_role_sees_marts_but_not_staging(reader: psycopg.Connection[A
 
 
 def test_marts_hold_no_card_number(monitored: Monitored) -> None:
-    from producer.cards import find_card_numbers
+    from pgfraud.kernel.card_numbers import find_card_numbers
 
     with psycopg.connect(monitored.url) as conn:
         for mart in MARTS:

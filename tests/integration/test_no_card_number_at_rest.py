@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 from click.testing import CliRunner
 
-from scorer.cli import cli
-from scorer.leaks import scan_database, scan_paths
-from scorer.pgbin import find_server_binaries
+from pgfraud.cli import cli
+from pgfraud.kernel.pgbin import find_server_binaries
+from pgfraud.monitoring.leaks import scan_database, scan_paths
 from tests.monitoring import SEEDED_INVALID, SEEDED_VALID, Monitored
 
 

@@ -1,4 +1,4 @@
-"""Every dashboard panel's SQL (scorer/panels.py), run as the read-only Grafana role
+"""Every dashboard panel's SQL (pgfraud/monitoring/panels.py), run as the read-only Grafana role
 against the populated marts: it must return rows with the columns the panel draws."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from scorer import panels
-from scorer.db import connect
-from scorer.names import READER_ROLE
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.names import READER_ROLE
+from pgfraud.monitoring import panels
 from tests.monitoring import Monitored
 
 EVERYTHING = (dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
@@ -29,7 +29,7 @@ def reader(monitored: Monitored) -> Iterator[psycopg.Connection[Any]]:
                          ids=[f"{b}:{p.key}" for b, p in ALL_PANELS])
 def test_panel_query_returns_the_columns_it_draws(reader: psycopg.Connection[Any],
                                                    board: str, panel: panels.Panel) -> None:
-    cursor = reader.execute(panels.expand(panel.sql, *EVERYTHING))
+    cursor = reader.execute(*panels.expand(panel.sql, *EVERYTHING))
     rows = cursor.fetchall()
     assert cursor.description is not None
     assert tuple(c.name for c in cursor.description) == panel.expected_columns
@@ -49,7 +49,7 @@ def test_the_time_filter_applies(reader: psycopg.Connection[Any]) -> None:
     tables and curves without a time filter (the registry, calibration) do not change."""
     empty = (dt.datetime(2001, 1, 1, tzinfo=dt.UTC), dt.datetime(2001, 1, 2, tzinfo=dt.UTC))
     for _, panel in ALL_PANELS:
-        rows = reader.execute(panels.expand(panel.sql, *empty)).fetchall()
+        rows = reader.execute(*panels.expand(panel.sql, *empty)).fetchall()
         if "$__timeFilter" not in panel.sql:
             assert panel.kind in ("table", "curve"), panel.key
             continue
@@ -60,6 +60,15 @@ def test_the_time_filter_applies(reader: psycopg.Connection[Any]) -> None:
             assert rows[0][0] in (0, None), panel.key
         else:
             assert rows == [], panel.key
+
+
+def test_a_literal_percent_and_the_range_reach_the_server_intact(
+        reader: psycopg.Connection[Any]) -> None:
+    query = ("select 'v%' || 7 % 4 as value from (select now() as at) as s "
+             "where $__timeFilter(s.at)")
+    assert reader.execute(*panels.expand(query, *EVERYTHING)).fetchall() == [("v%3",)]
+    empty = (dt.datetime(2001, 1, 1, tzinfo=dt.UTC), dt.datetime(2001, 1, 2, tzinfo=dt.UTC))
+    assert reader.execute(*panels.expand(query, *empty)).fetchall() == []
 
 
 def test_panel_keys_are_unique() -> None:

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from scorer.names import ROLES
+from pgfraud.kernel.names import ROLES
 
 # --- The allowed actions, for real, and the denials that show intent ----------------
 

@@ -14,10 +14,11 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from scorer import analytics, panels
-from scorer.db import connect
-from scorer.names import READER_ROLE
-from scorer.report import write_report
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.names import READER_ROLE
+from pgfraud.monitoring import dbt_runner as analytics
+from pgfraud.monitoring import panels
+from pgfraud.monitoring.report import write_report
 from tests.conftest import Databases
 from tests.history import START
 from tests.monitoring import DAYS, VARS, Monitored, advance
@@ -46,7 +47,7 @@ def champion_on(day: dt.date, old: int, new: int) -> int:
 def reader_rows(url: str, query: str) -> list[dict[str, Any]]:
     """``query`` (panel SQL) over all time, as the read-only role Grafana uses."""
     with connect(url, role=READER_ROLE, row_factory=dict_row) as conn:
-        return conn.execute(panels.expand(query, *EVERYTHING)).fetchall()
+        return conn.execute(*panels.expand(query, *EVERYTHING)).fetchall()
 
 
 def panel_rows(url: str, panel: panels.Panel) -> list[dict[str, Any]]:

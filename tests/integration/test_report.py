@@ -12,9 +12,9 @@ import psycopg
 from click.testing import CliRunner
 from plotly.offline import get_plotlyjs
 
-from producer.cards import find_card_numbers
-from scorer.cli import cli
-from scorer.report import EMPTY
+from pgfraud.cli import cli
+from pgfraud.kernel.card_numbers import find_card_numbers
+from pgfraud.monitoring.report import EMPTY
 from tests.browser import open_html
 from tests.conftest import Databases
 from tests.monitoring import Monitored

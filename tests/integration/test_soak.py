@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.bench_soak import Plan, prepare, soak
-from scorer.embedded import EmbeddedPostgres
+from pgfraud.kernel.embedded import EmbeddedPostgres
 
 #: A 40 s stream: room for 2 restarts and 3 scorer start-ups (each kill waits for the new
 #: scorer's first commit, ~6 s here), and the whole test stays under a minute.

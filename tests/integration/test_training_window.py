@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from scorer import training
-from scorer.cli import cli
-from scorer.db import connect
-from scorer.names import TRAINER_ROLE
-from scorer.retrain import RetrainOptions, retrain
+from pgfraud.cli import cli
+from pgfraud.kernel.db import connect
+from pgfraud.kernel.names import TRAINER_ROLE
+from pgfraud.lifecycle import training
+from pgfraud.lifecycle.retrain import RetrainOptions, retrain
 from tests.conftest import Databases
 from tests.history import label_from_truth, produce
 

@@ -12,11 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producer.cards import (
+from pgfraud.kernel.card_numbers import (
     PREFILTER_PATTERN,
-    Tokenizer,
     find_card_numbers,
-    load_key,
     luhn_check_digit,
     luhn_valid,
     mask_card_numbers,
@@ -24,8 +22,9 @@ from producer.cards import (
     may_hold_card_number,
     pan_problem,
 )
-from scorer.errors import PgfraudError
-from scorer.settings import Settings
+from pgfraud.kernel.errors import PgfraudError
+from pgfraud.kernel.settings import Settings
+from producer.cards import Tokenizer, load_key
 
 digits = st.text(alphabet="0123456789", min_size=11, max_size=18)
 

@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from scorer.cli import cli
+from pgfraud.cli import cli
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...],

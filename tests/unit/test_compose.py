@@ -20,8 +20,8 @@ import jsonschema
 import pytest
 import yaml
 
-from scorer.cli import cli
-from scorer.settings import PROJECT_ROOT, Settings
+from pgfraud.cli import cli
+from pgfraud.kernel.settings import PROJECT_ROOT, Settings
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())

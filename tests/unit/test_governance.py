@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from scorer import governance, metrics
-from scorer.governance import Gates, Health, paired_bootstrap_ap
+from pgfraud.lifecycle import governance, metrics
+from pgfraud.lifecycle.governance import Gates, Health, paired_bootstrap_ap
 
 DAY = dt.timedelta(days=1)
 

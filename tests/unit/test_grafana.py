@@ -12,10 +12,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from scorer import grafana
-from scorer.cli import cli
-from scorer.panels import BOARDS, Board, Panel
-from scorer.settings import PROJECT_ROOT
+from pgfraud.cli import cli
+from pgfraud.kernel.settings import PROJECT_ROOT
+from pgfraud.monitoring import grafana
+from pgfraud.monitoring.panels import BOARDS, Board, Panel
 
 DASHBOARDS = PROJECT_ROOT / "dashboards"
 PROVISIONING = DASHBOARDS / "provisioning"

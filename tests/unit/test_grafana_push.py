@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from scorer import grafana
-from scorer.errors import PgfraudError
-from scorer.panels import BOARDS
+from pgfraud.kernel.errors import PgfraudError
+from pgfraud.monitoring import grafana
+from pgfraud.monitoring.panels import BOARDS
 
 TOKEN = "glsa_test-token-0123456789"
 PGFRAUD = Path(sys.executable).with_name("pgfraud")

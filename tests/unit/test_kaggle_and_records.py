@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pgfraud.kernel.errors import PgfraudError
 from producer import kaggle
 from producer.records import CardTransaction, Rejection, payload_sha256, problem
-from scorer.errors import PgfraudError
 
 GOOD = {
     "index": "0", "trans_date_trans_time": "2019-01-01 00:00:18", "cc_num": "4111111111111111",

@@ -13,9 +13,9 @@ import lightgbm
 import numpy as np
 import pytest
 
-from producer.cards import find_card_numbers
-from scorer import leaks
-from scorer.leaks import Finding, scan_paths
+from pgfraud.kernel.card_numbers import find_card_numbers
+from pgfraud.monitoring import leaks
+from pgfraud.monitoring.leaks import Finding, scan_paths
 
 PAN = "4111111111111111"
 PGFRAUD = str(Path(sys.executable).parent / "pgfraud")

@@ -1,4 +1,4 @@
-"""scorer.metrics against scikit-learn, scipy and plain definitions."""
+"""pgfraud.lifecycle.metrics against scikit-learn, scipy and plain definitions."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from scorer import metrics
+from pgfraud.lifecycle import metrics
 
 # Scores drawn from a small grid so ties are common: ties are where rank metrics go wrong.
 scores = st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5000001, 0.75, 0.9, 1.0]),

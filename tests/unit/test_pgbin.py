@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scorer.errors import PostgresNotFoundError
-from scorer.pgbin import find_server_binaries, is_server_bindir
+from pgfraud.kernel.errors import PostgresNotFoundError
+from pgfraud.kernel.pgbin import find_server_binaries, is_server_bindir
 
 
 def fake_bindir(path: Path, names: tuple[str, ...] = ("initdb", "pg_ctl", "postgres")) -> Path:

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from scorer.cli.progress import Status, Tracker, interval_from, mode_for, spinner_columns
-from scorer.errors import PgfraudError
+from pgfraud.cli.progress import Status, Tracker, interval_from, mode_for, spinner_columns
+from pgfraud.kernel.errors import PgfraudError
 
 
 class Clock:

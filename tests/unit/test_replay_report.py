@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from scorer.replay import evaluate
+from pgfraud.backtest.replay import evaluate
 
 FIRST = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 

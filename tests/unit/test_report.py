@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Browser
 from plotly.offline import get_plotlyjs
 
-from scorer import report
-from scorer.db import redact
-from scorer.panels import BOARDS, Panel
+from pgfraud.kernel.db import redact
+from pgfraud.monitoring import report
+from pgfraud.monitoring.panels import BOARDS, Panel
 from tests.browser import OpenPage, chromium, open_page
 
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)

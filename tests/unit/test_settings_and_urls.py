@@ -7,9 +7,9 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from scorer.db import redact, sqlalchemy_url, without_password
-from scorer.embedded import _free_port
-from scorer.settings import Settings
+from pgfraud.kernel.db import redact, sqlalchemy_url, without_password
+from pgfraud.kernel.embedded import _free_port
+from pgfraud.kernel.settings import Settings
 
 
 def test_defaults_use_the_embedded_cluster_in_the_working_directory(

@@ -13,8 +13,9 @@ from functools import cache
 
 import pytest
 
+from pgfraud.kernel.durations import parse_duration
 from producer.records import CardTransaction, problem
-from producer.run import Limits, parse_duration, take
+from producer.run import Limits, take
 from producer.stream import StreamConfig, TransactionStream
 from producer.world import CATEGORY_BY_NAME, haversine_km
 

@@ -1,4 +1,4 @@
-"""Negative sampling of the training rows (scorer.training.sample_negatives) and what it
+"""Negative sampling of the training rows (pgfraud.lifecycle.training.sample_negatives) and what it
 must leave alone: every fraud, the class totals (by weight), the validation window."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from producer.run import parse_duration
-from scorer import training
-from scorer.cli import cli, params
+from pgfraud.cli import cli, params
+from pgfraud.kernel.durations import parse_duration
+from pgfraud.lifecycle import training
 
 DAY = 86_400.0
 

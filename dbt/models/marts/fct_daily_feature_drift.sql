@@ -1,7 +1,7 @@
 -- Drift per event day, model version and feature: the PSI of the values over the
 -- drift_window_days days ending with that day against the model's training reference
 -- (bins stored at registration), computed by the same SQL function the retraining
--- trigger uses, ml.feature_drift (sql/labels/retraining.sql). The feature named 'score'
+-- trigger uses, ml.feature_drift (sql/schema/ml/feature_drift.sql). The feature named 'score'
 -- is the drift of the model's score distribution. The window is a whole week because
 -- day_of_week is a feature: a single day differs from any week by construction.
 --

@@ -1,0 +1,1 @@
+"""Backtests: a file replayed through ingest, scoring, labels and retraining."""

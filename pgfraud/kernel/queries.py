@@ -1,0 +1,51 @@
+"""Named SQL blocks from ``sql/queries/*.sql``, so Python never builds SQL from strings.
+
+A file holds blocks introduced by ``-- name: <name>`` lines:
+
+>>> blocks = parse("-- name: one\\nselect 1;\\n-- name: two\\nselect 2;\\n")
+>>> blocks["two"]
+'select 2'
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+
+from psycopg import sql
+
+from pgfraud.kernel.settings import SQL_DIR
+
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+def parse(text: str) -> dict[str, str]:
+    parts = _NAME.split(text)
+    blocks: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in blocks:
+            raise ValueError(f"query {name} is defined twice")
+        blocks[name] = body.strip().rstrip(";").strip()
+    return blocks
+
+
+def with_columns(block: str, columns: Sequence[str], alias: str) -> sql.Composed:
+    """``block`` with its ``{features}`` slot replaced by ``, alias.col`` for each column
+    (quoted as identifiers): feature lists come from the database, never from strings.
+
+    >>> with_columns("select x {features} from t m", ["a", "b"], "m").as_string()
+    'select x , "m"."a", "m"."b" from t m'
+    """
+    before, after = block.split("{features}")
+    return sql.Composed([
+        sql.SQL(before),
+        sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(alias, c)) for c in columns),
+        sql.SQL(after),
+    ])
+
+
+@functools.cache
+def load(name: str) -> dict[str, str]:
+    """The blocks of ``sql/queries/<name>.sql``."""
+    return parse((SQL_DIR / "queries" / f"{name}.sql").read_text())

@@ -1,0 +1,1 @@
+"""Ground truth: analysts' label files, the review queue and simulated analysts."""

@@ -1,0 +1,77 @@
+-- Model registration only through functions that set status and action themselves.
+--
+-- The trainer has no INSERT or UPDATE on ml.models: it registers with ml.register_model
+-- (status 'candidate', action 'register', the ONNX hash computed here, not trusted) and
+-- links the training run with ml.link_training_run; status changes stay with ml.promote /
+-- shadow / retire / rollback (ml/model_status.sql).
+
+create function ml.register_model(
+    p_onnx_model bytea,
+    p_lightgbm_model text,
+    p_feature_names text[],
+    p_feature_set_version integer,
+    p_threshold double precision,
+    p_trained_from timestamptz,
+    p_trained_to timestamptz,
+    p_label_cutoff_at timestamptz,
+    p_metrics jsonb,
+    p_reference_distributions jsonb,
+    p_feature_importance jsonb,
+    p_note text
+) returns integer
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    version integer;
+begin
+    perform set_config('pgfraud.model_action', 'register', true);
+    insert into ml.models (onnx_model, onnx_sha256, lightgbm_model, feature_names,
+                           feature_set_version, threshold, trained_from, trained_to,
+                           label_cutoff_at, metrics, reference_distributions,
+                           feature_importance, note)
+    values (p_onnx_model, encode(sha256(p_onnx_model), 'hex'), p_lightgbm_model,
+            p_feature_names, p_feature_set_version, p_threshold, p_trained_from,
+            p_trained_to, p_label_cutoff_at, coalesce(p_metrics, '{}'),
+            coalesce(p_reference_distributions, '{}'), coalesce(p_feature_importance, '{}'),
+            p_note)
+    returning model_version into version;
+    perform set_config('pgfraud.model_action', '', true);
+    return version;
+end;
+$$;
+
+comment on function ml.register_model(bytea, text, text[], integer, double precision,
+    timestamptz, timestamptz, timestamptz, jsonb, jsonb, jsonb, text) is
+    'Register a trained model as a candidate; returns its version.';
+
+-- Point a model at the training run that produced it (once; the run must name it).
+create function ml.link_training_run(p_training_run_id bigint) returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    update ml.models as m
+    set training_run_id = r.training_run_id
+    from ml.training_runs as r
+    where r.training_run_id = p_training_run_id
+      and m.model_version = r.model_version
+      and m.training_run_id is null;
+    if not found then
+        raise exception 'training run % names no model without a training run',
+            p_training_run_id using errcode = 'no_data_found';
+    end if;
+end;
+$$;
+
+revoke all on function
+    ml.register_model(bytea, text, text[], integer, double precision, timestamptz,
+                      timestamptz, timestamptz, jsonb, jsonb, jsonb, text),
+    ml.link_training_run(bigint) from public;
+grant execute on function
+    ml.register_model(bytea, text, text[], integer, double precision, timestamptz,
+                      timestamptz, timestamptz, jsonb, jsonb, jsonb, text),
+    ml.link_training_run(bigint)
+    to pgfraud_trainer;
