@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint unit integration bench lock db-stop clean secrets up
+.PHONY: help install demo test test-compose lint unit integration bench lock db-stop clean secrets up
 SECRETS_DIR ?= secrets
 SECRET_NAMES := postgres_password grafana_db_password grafana_admin_password token_key
 
@@ -31,6 +31,11 @@ test: install ## Lint, type-check, check the import contract and run every test 
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+test-compose: install secrets ## docker compose for real (tests/compose): installs and starts Docker and Compose v2 if missing
+	bash tests/compose/engine.sh
+	set -a && eval "$$(bash tests/compose/standin_images.sh)" && set +a \
+	  && $(BIN)/pytest -m compose -p no:cacheprovider tests/compose
 
 lint: install ## ruff, mypy and the import contract (lint-imports)
 	$(BIN)/ruff check .

@@ -98,8 +98,41 @@ def test_the_python_services_are_the_expected_ones() -> None:
         "migrate": "migrate", "grafana-login": "db login", "bootstrap": "train --bootstrap",
         "producer": "produce --rate", "scorer": "score --workers",
         "analysts": "analysts --follow", "dbt": "refresh --every"}
-    assert SERVICES["postgres"]["image"].startswith("postgres:")
+    assert pinned_default(SERVICES["postgres"]["image"]).startswith("postgres:15")
     assert SERVICES["grafana"]["image"].startswith("grafana/grafana")
+
+
+_DEFAULT = re.compile(r"^\$\{PGFRAUD_[A-Z_]+_IMAGE:-([^}]+)\}$")
+
+
+def pinned_default(image: str) -> str:
+    """The image a user gets: the default of a ``${PGFRAUD_…_IMAGE:-…}`` override (which
+    only tests/compose/standin_images.sh sets), or the name itself."""
+    match = _DEFAULT.match(image)
+    return match.group(1) if match else image
+
+
+def test_every_image_is_pinned_to_a_release() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    (python,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
+    build_arg = PGFRAUD["migrate"]["build"]["args"]["PYTHON_IMAGE"]
+    assert pinned_default(build_arg) == python     # one pinned default, in both files
+    images = [python, *(pinned_default(s["image"]) for s in SERVICES.values()
+                        if s["image"] != "pgfraud:latest")]
+    for image in images:
+        name, tag = image.rsplit(":", 1)
+        # a patch release (15.10, 3.11.11, 11.3.0), not a moving major tag like 15 or latest
+        assert re.match(r"^\d+\.\d+(\.\d+)?(-|$)", tag), image
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    for name, service in SERVICES.items():
+        if service.get("restart") != "no":
+            test = service["healthcheck"]["test"]
+            assert test[0] in ("CMD", "CMD-SHELL"), name
+    # PostgreSQL is checked over TCP: the socket answers during the image's first-start
+    # initialisation, before the real server listens.
+    assert "-h 127.0.0.1" in SERVICES["postgres"]["healthcheck"]["test"][1]
 
 
 def test_only_postgres_and_grafana_publish_ports_on_localhost() -> None:
@@ -214,7 +247,8 @@ def test_make_secrets_creates_every_secret_file_privately(tmp_path: Path) -> Non
 def test_the_image_installs_what_ci_installs() -> None:
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     makefile = (PROJECT_ROOT / "Makefile").read_text()
-    assert re.search(r"^FROM python:3\.11", dockerfile, re.MULTILINE)
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.", dockerfile, re.MULTILINE)
+    assert re.search(r"^FROM \$\{PYTHON_IMAGE\}$", dockerfile, re.MULTILINE)
     assert "pip install --requirement requirements.lock" in dockerfile
     assert "--requirement requirements.lock" in makefile  # CI runs make test → install
     assert "--no-deps --no-build-isolation --editable ." in dockerfile
@@ -224,6 +258,10 @@ def test_the_image_installs_what_ci_installs() -> None:
     assert re.search(r"^USER (?!root)", dockerfile, re.MULTILINE)
     ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
     assert {"secrets", ".pgfraud", ".venv"} <= set(ignored)
+    # LightGBM loads libgomp at import; the slim image lacks it (found by the first run).
+    assert "libgomp1" in dockerfile
+    # A new named volume takes the owner of the image's folder: the report is writable.
+    assert re.search(r"mkdir /reports && chown pgfraud /reports", dockerfile)
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

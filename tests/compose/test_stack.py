@@ -1,0 +1,264 @@
+"""docker compose, run for real: ``make test-compose`` (not part of ``make test``).
+
+The Makefile target first makes sure there is an engine and Compose v2
+(tests/compose/engine.sh) and the base images, real or stand-in
+(tests/compose/standin_images.sh), then runs this module, which drives ``docker
+compose`` as a user would: build, up, kill, down and up, down -v. Its assertions are SQL
+run in the ``postgres`` container.
+
+Grafana is not started: no Grafana server image can be pulled or built on the machines
+this runs on. What Grafana would ask of PostgreSQL is checked instead: every panel's SQL
+runs inside the compose network as the data source's own login (grafana_panels.py).
+tests/unit/test_compose.py keeps the static checks of its provisioning.
+
+The tests run in file order and share one stack, like the steps of a runbook; timings
+go to .compose-timings.json (BENCHMARKS.md's compose section).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pgfraud.kernel.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.compose
+
+PROJECT = "pgfraud-compose-test"   # not the file's `pgfraud`: a user's own stack is left alone
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
+SERVICES: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+STACK = [name for name in SERVICES if name != "grafana"]   # no Grafana image here
+ONE_SHOT = [name for name in STACK if SERVICES[name].get("restart") == "no"]
+LONG_RUNNING = [name for name in STACK if name not in ONE_SHOT]
+PGFRAUD_SERVICES = [name for name in STACK if SERVICES[name].get("image") == "pgfraud:latest"]
+TIMINGS_FILE = PROJECT_ROOT / ".compose-timings.json"
+TIMINGS: dict[str, float | str] = {}
+
+
+def compose(*args: str, check: bool = True, stdin: str | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    command = ["docker", "compose", "--project-directory", str(PROJECT_ROOT),
+               "-f", str(COMPOSE_FILE), "-p", PROJECT, *args]
+    done = subprocess.run(command, input=stdin, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(command[5:])} exited {done.returncode}:\n"
+                             f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def sql(query: str) -> list[list[str]]:
+    """Rows of ``query`` run by psql in the postgres container, as the owner."""
+    out = compose("exec", "-T", "postgres", "psql", "-X", "-q", "-A", "-t", "-F", "\t",
+                  "-v", "ON_ERROR_STOP=1", "-U", "pgfraud", "-d", "pgfraud",
+                  "-c", query).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def scalar(query: str) -> int:
+    return int(sql(query)[0][0])
+
+
+def wait_for(what: str, condition: Callable[[], bool], timeout: float,
+             every: float = 2.0) -> float:
+    """Poll ``condition`` until it holds; the seconds it took. Fails after ``timeout``."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(every)
+    return time.monotonic() - started
+
+
+def states() -> dict[str, dict[str, Any]]:
+    """Each service's container as `docker compose ps -a` reports it."""
+    out = compose("ps", "-a", "--format", "json").stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return {row["Service"]: row for row in rows}
+
+
+def healthy() -> bool:
+    now = states()
+    for name in ONE_SHOT:
+        row = now.get(name)
+        if row and row["State"] == "exited" and row["ExitCode"] != 0:
+            raise AssertionError(f"{name} exited {row['ExitCode']}:\n"
+                                 + compose("logs", "--no-color", name).stdout[-3000:])
+    return all(now.get(name, {}).get("Health") == "healthy" for name in LONG_RUNNING)
+
+
+def one_shots_succeeded() -> None:
+    now = states()
+    for name in ONE_SHOT:
+        assert (now[name]["State"], now[name]["ExitCode"]) == ("exited", 0), now[name]
+
+
+CHAMPION_SCORED = "select count(*) from scoring.scores where not is_shadow"
+LOST = """select count(*) from ingest.transactions as t
+          where not exists (select from scoring.scores as s
+                            where s.transaction_id = t.transaction_id and not s.is_shadow)
+            and not exists (select from scoring.pending as p
+                            where p.transaction_id = t.transaction_id)"""
+DUPLICATED = """select count(*) from (select transaction_id from scoring.scores
+                                      where not is_shadow group by transaction_id
+                                      having count(*) > 1) as d"""
+
+
+def up() -> None:
+    compose("up", "--detach", "--no-build", *STACK)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stack() -> Iterator[None]:
+    compose("down", "--volumes", "--remove-orphans")
+    started = time.monotonic()
+    compose("build")
+    TIMINGS["image build"] = time.monotonic() - started
+    try:
+        yield
+    finally:
+        logs = Path("/tmp") / f"{PROJECT}.log"
+        logs.write_text(compose("logs", "--no-color", "--timestamps", check=False).stdout)
+        print(f"\ncompose logs: {logs}")
+        compose("down", "--volumes", "--remove-orphans", check=False)
+        size = subprocess.run(["docker", "image", "inspect", "pgfraud:latest", "--format",
+                               "{{.Size}}"], capture_output=True, text=True, check=False)
+        if size.returncode == 0:
+            TIMINGS["image size MB"] = int(size.stdout) / 1e6
+        TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=2, sort_keys=True) + "\n")
+        print(json.dumps(TIMINGS, indent=2, sort_keys=True))
+
+
+def test_the_stack_comes_up_healthy_and_scores() -> None:
+    started = time.monotonic()
+    up()
+    TIMINGS["up to healthy"] = wait_for("every long-running service healthy", healthy, 300)
+    one_shots_succeeded()
+    wait_for("a first champion prediction", lambda: scalar(CHAMPION_SCORED) > 0, 300)
+    TIMINGS["up to first prediction"] = time.monotonic() - started
+
+
+def test_transactions_flow_each_with_exactly_one_champion_prediction() -> None:
+    wait_for("1,000 transactions scored", lambda: scalar(CHAMPION_SCORED) >= 1000, 300)
+    assert scalar("select count(*) from ingest.transactions") >= 1000
+    assert scalar(LOST) == 0
+    assert scalar(DUPLICATED) == 0
+
+
+def test_alerts_are_raised_and_analysts_labels_land() -> None:
+    wait_for("alerts", lambda: scalar("select count(*) from scoring.alerts") > 0, 300)
+    wait_for("labels", lambda: scalar(
+        "select count(*) from scoring.labels where true_value is not null") > 0, 300)
+    # Alerts are champion decisions: each names a transaction the champion alerted on.
+    assert scalar("""select count(*) from scoring.alerts as a
+                     where not exists (select from scoring.scores as s
+                                       where s.transaction_id = a.transaction_id
+                                         and not s.is_shadow and s.is_alert)""") == 0
+
+
+def _report_written_after(moment: int) -> bool:
+    done = compose("exec", "-T", "dbt", "stat", "-c", "%Y %s", "/reports/report.html",
+                   check=False)
+    if done.returncode != 0:
+        return False
+    mtime, size = map(int, done.stdout.split())
+    return mtime >= moment and size > 10_000
+
+
+def test_the_marts_are_built_and_the_report_written_where_the_docs_say() -> None:
+    # The dbt service builds at start and then every five minutes; a restart builds now,
+    # on the traffic that has flowed since.
+    moment = int(compose("exec", "-T", "dbt", "date", "+%s").stdout)
+    compose("restart", "dbt")
+    wait_for("report.html rewritten", lambda: _report_written_after(moment), 300, every=5)
+    assert scalar("select count(*) from analytics.fct_scoring_minutes") > 0
+    assert scalar("select count(*) from analytics.fct_daily_model_performance") > 0
+    head = compose("exec", "-T", "dbt", "head", "-c", "2000", "/reports/report.html").stdout
+    assert "<html" in head.lower()
+
+
+def test_every_dashboard_panel_runs_as_grafanas_login_in_the_compose_network() -> None:
+    grafana = SERVICES["grafana"]["environment"]
+    variables = [arg for name in ("PGFRAUD_GRAFANA_DB_HOST", "PGFRAUD_GRAFANA_DB_NAME",
+                                  "PGFRAUD_GRAFANA_DB_USER")
+                 for arg in ("-e", f"{name}={grafana[name]}")]
+    script = (Path(__file__).parent / "grafana_panels.py").read_text()
+    done = compose("run", "--rm", "--no-deps", "-T", *variables, "grafana-login",
+                   "python", "-", stdin=script)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["user"] == "pgfraud_grafana"
+    assert result["outside"] == "permission denied"
+    from pgfraud.monitoring.panels import BOARDS
+    keys = {panel.key for board in BOARDS for panel in board.panels}
+    assert keys <= set(result["rows"])
+    assert result["rows"]["transactions_scored"] > 0
+
+
+def test_no_secret_in_an_image_layer_or_in_docker_inspect() -> None:
+    values = [p.read_text().strip() for p in (PROJECT_ROOT / "secrets").iterdir()]
+    ids = compose("ps", "-a", "-q").stdout.split()
+    inspected = subprocess.run(["docker", "inspect", *ids, "pgfraud:latest"],
+                               capture_output=True, text=True, check=True).stdout
+    history = subprocess.run(["docker", "history", "--no-trunc", "pgfraud:latest"],
+                             capture_output=True, text=True, check=True).stdout
+    for value in values:
+        assert value not in inspected
+        assert value not in history
+    for name in PGFRAUD_SERVICES:
+        if name in LONG_RUNNING:
+            assert compose("exec", "-T", name, "id", "-u").stdout.strip() != "0", name
+
+
+def test_a_scorer_killed_with_sigkill_loses_and_duplicates_nothing() -> None:
+    (container,) = compose("ps", "-q", "scorer").stdout.split()
+    before = scalar(CHAMPION_SCORED)
+    subprocess.run(["docker", "kill", "--signal", "KILL", container], check=True,
+                   capture_output=True)
+    compose("start", "scorer")   # no-op if the restart policy got there first
+    wait_for("scoring resumes", lambda: scalar(CHAMPION_SCORED) > before + 200, 300)
+    compose("stop", "producer")
+    wait_for("every transaction scored", lambda: scalar(
+        "select count(*) from scoring.pending") == 0, 300)
+    assert scalar(LOST) == 0
+    assert scalar(DUPLICATED) == 0
+    assert scalar(CHAMPION_SCORED) == scalar("select count(*) from ingest.transactions")
+
+
+def test_down_and_up_keeps_the_data_and_scoring_resumes() -> None:
+    transactions = scalar("select count(*) from ingest.transactions")
+    models = scalar("select count(*) from ml.models")
+    compose("down")
+    assert not compose("ps", "-a", "-q").stdout.strip()
+    started = time.monotonic()
+    up()
+    wait_for("healthy again", healthy, 300)
+    TIMINGS["up to healthy, volume kept"] = time.monotonic() - started
+    one_shots_succeeded()   # migrate, the login and bootstrap are idempotent
+    assert scalar("select count(*) from ml.models") == models   # no second bootstrap
+    assert scalar("select count(*) from ingest.transactions") >= transactions
+    wait_for("scoring resumes", lambda: scalar(CHAMPION_SCORED) > transactions + 200, 300)
+    assert scalar(DUPLICATED) == 0
+
+
+def _leftovers() -> dict[str, list[str]]:
+    found = {}
+    for kind in ("container", "volume", "network"):
+        extra = ["--all"] if kind == "container" else []
+        out = subprocess.run(["docker", kind, "ls", *extra, "--quiet", "--filter",
+                              f"label=com.docker.compose.project={PROJECT}"],
+                             capture_output=True, text=True, check=True).stdout
+        found[kind] = out.split()
+    return found
+
+
+def test_down_with_volumes_leaves_nothing_behind() -> None:
+    assert any(_leftovers().values())
+    compose("down", "--volumes")
+    assert _leftovers() == {"container": [], "volume": [], "network": []}
