@@ -85,13 +85,16 @@ def states() -> dict[str, dict[str, Any]]:
 
 
 def healthy() -> bool:
+    """Every long-running service healthy and every one-shot done (bootstrap trains
+    beside the others); fails at once if a one-shot failed."""
     now = states()
     for name in ONE_SHOT:
         row = now.get(name)
         if row and row["State"] == "exited" and row["ExitCode"] != 0:
             raise AssertionError(f"{name} exited {row['ExitCode']}:\n"
                                  + compose("logs", "--no-color", name).stdout[-3000:])
-    return all(now.get(name, {}).get("Health") == "healthy" for name in LONG_RUNNING)
+    return (all(now.get(name, {}).get("Health") == "healthy" for name in LONG_RUNNING)
+            and all(now.get(name, {}).get("State") == "exited" for name in ONE_SHOT))
 
 
 def one_shots_succeeded() -> None:

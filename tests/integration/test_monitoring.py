@@ -25,8 +25,15 @@ from pgfraud.kernel.names import READER_ROLE
 from pgfraud.lifecycle.metrics import card_precision_at_k
 from pgfraud.monitoring import dbt_runner as analytics
 from tests.conftest import Databases
-from tests.history import START
-from tests.monitoring import DAYS, SEEDED_INVALID, VARS, Monitored, advance
+from tests.history import START, produce, quick_model
+from tests.monitoring import (
+    DAYS,
+    SEEDED_INVALID,
+    VARS,
+    Monitored,
+    advance,
+    score_and_label,
+)
 from tests.reference_metrics import psi
 
 MARTS = ("fct_daily_model_performance", "fct_daily_feature_drift",
@@ -384,6 +391,25 @@ def test_incremental_builds_equal_a_full_refresh(databases: Databases, monitored
     assert len(full["fct_daily_feature_drift"]) > len(before["fct_daily_feature_drift"])
     assert max(r[1] for r in full["fct_daily_feature_drift"]) == (
         START + dt.timedelta(days=DAYS + 1)).date()
+
+
+def test_a_build_before_anything_is_scored_does_not_stall_the_incremental_marts(
+        databases: Databases, tmp_path: Path) -> None:
+    """The compose stack's dbt service builds once at start, before the first score; the
+    incremental marts must still fill on later builds (the first `docker compose up`
+    left fct_scoring_minutes empty for good: max() of an empty table is null)."""
+    url = databases.create()
+    analytics.build(url, state_dir=tmp_path, variables=VARS)
+    produce(url, days=1, cards=300, seed=11)
+    quick_model(url, status="champion", seed=0, trees=30)
+    score_and_label(url)
+    analytics.build(url, state_dir=tmp_path, variables=VARS)
+    incremental = snapshot(url)
+    analytics.build(url, state_dir=tmp_path, full_refresh=True, variables=VARS)
+    full = snapshot(url)
+    assert full["fct_scoring_minutes"]
+    for mart in MARTS:
+        assert same_rows(incremental[mart], full[mart]), mart
 
 
 @pytest.fixture

@@ -16,8 +16,12 @@ predictions as (
     select * from {{ ref('stg_predictions') }}
     where role = 'champion'
     {% if is_incremental() %}
-      and scored_at >= (select max(minute_at) - interval '{{ var("lookback_minutes") }} minutes'
-                        from {{ this }})
+      -- An empty table (built before anything was scored, as the compose stack's dbt
+      -- service does at start) has no max: then take everything.
+      and scored_at >= coalesce(
+          (select max(minute_at) - interval '{{ var("lookback_minutes") }} minutes'
+           from {{ this }}),
+          '-infinity')
     {% endif %}
 
 ),
