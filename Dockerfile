@@ -1,6 +1,6 @@
-# The image every pgfraud Python service runs (docker-compose.yml). It installs exactly
-# the pinned set CI installs (requirements.lock), then pgfraud itself, as `make install`
-# does: editable, so sql/, migrations/ and dbt/ are read from /app.
+# The image every pgfraud Python service runs (docker-compose.yml). It installs the
+# runtime dependencies at the versions CI installs (requirements.lock), then pgfraud
+# itself, as `make install` does: editable, so sql/, migrations/ and dbt/ are read from /app.
 # Pinned base; a build argument only so that tests/compose/standin_images.sh can substitute
 # a local stand-in on machines with no registry (`make test-compose`).
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
@@ -17,11 +17,16 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY requirements.lock ./
+# pgfraud's runtime dependencies (pyproject.toml) at exactly the versions CI tests
+# (requirements.lock as constraints); the lock's dev tools (pytest, mypy, ruff,
+# Playwright …) stay out of the image.
+COPY requirements.lock pyproject.toml ./
 RUN pip install --upgrade 'pip>=24' \
-    && pip install --requirement requirements.lock
+    && python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > /tmp/runtime.txt \
+    && pip install --constraint requirements.lock --requirement /tmp/runtime.txt setuptools \
+    && rm /tmp/runtime.txt
 
-COPY pyproject.toml README.md ./
+COPY README.md ./
 COPY pgfraud ./pgfraud
 COPY scorer ./scorer
 COPY producer ./producer

@@ -219,6 +219,21 @@ def test_no_secret_in_an_image_layer_or_in_docker_inspect() -> None:
             assert compose("exec", "-T", name, "id", "-u").stdout.strip() != "0", name
 
 
+def test_the_image_holds_ci_versions_and_no_dev_tools() -> None:
+    lock = dict(line.split("==", 1) for line in
+                (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    freeze = compose("run", "--rm", "--no-deps", "-T", "migrate", "pip", "freeze",
+                     "--exclude-editable").stdout.split()
+    installed = dict(line.split("==", 1) for line in freeze if "==" in line)
+    normal = {name.lower().replace("_", "-"): version for name, version in lock.items()}
+    for name, version in installed.items():
+        assert normal.get(name.lower().replace("_", "-")) == version, (name, version)
+    for dev_tool in ("pytest", "mypy", "ruff", "playwright", "hypothesis"):
+        assert dev_tool not in {n.lower() for n in installed}, dev_tool
+    assert {"lightgbm", "onnxruntime", "dbt-core", "psycopg"} <= {n.lower() for n in installed}
+
+
 def test_a_scorer_killed_with_sigkill_loses_and_duplicates_nothing() -> None:
     (container,) = compose("ps", "-q", "scorer").stdout.split()
     before = scalar(CHAMPION_SCORED)

@@ -249,7 +249,11 @@ def test_the_image_installs_what_ci_installs() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.", dockerfile, re.MULTILINE)
     assert re.search(r"^FROM \$\{PYTHON_IMAGE\}$", dockerfile, re.MULTILINE)
-    assert "pip install --requirement requirements.lock" in dockerfile
+    # The runtime dependencies, at the lock's versions (tests/compose compares the built
+    # image's `pip freeze` with the lock).
+    assert "pip install --constraint requirements.lock --requirement /tmp/runtime.txt" in (
+        dockerfile)
+    assert '["project"]["dependencies"]' in dockerfile
     assert "--requirement requirements.lock" in makefile  # CI runs make test → install
     assert "--no-deps --no-build-isolation --editable ." in dockerfile
     copied = set(re.findall(r"^COPY (\S+) \./", dockerfile, re.MULTILINE))
