@@ -33,9 +33,13 @@ test: install ## Lint, type-check, check the import contract and run every test 
 	$(BIN)/pytest
 
 test-compose: install secrets ## docker compose for real (tests/compose): installs and starts Docker and Compose v2 if missing
-	bash tests/compose/engine.sh
-	set -a && eval "$$(bash tests/compose/standin_images.sh)" && set +a \
-	  && $(BIN)/pytest -m compose -p no:cacheprovider tests/compose
+	@# The timings go to benchmarks/compose.json (BENCHMARKS.md's compose section).
+	started=$$(date +%s) && bash tests/compose/engine.sh \
+	  && images_started=$$(date +%s) && images="$$(bash tests/compose/standin_images.sh)" \
+	  && set -a && eval "$$images" && set +a \
+	  && PGFRAUD_COMPOSE_STARTED=$$started \
+	     PGFRAUD_COMPOSE_IMAGES_SECONDS=$$(( $$(date +%s) - images_started )) \
+	     $(BIN)/pytest -m compose -p no:cacheprovider tests/compose
 
 lint: install ## ruff, mypy and the import contract (lint-imports)
 	$(BIN)/ruff check .

@@ -12,12 +12,14 @@ runs inside the compose network as the data source's own login (grafana_panels.p
 tests/unit/test_compose.py keeps the static checks of its provisioning.
 
 The tests run in file order and share one stack, like the steps of a runbook; timings
-go to .compose-timings.json (BENCHMARKS.md's compose section).
+go to benchmarks/compose.json (BENCHMARKS.md's compose section).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
+from benchmarks.common import machine
 from pgfraud.kernel.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.compose
@@ -38,7 +41,7 @@ STACK = [name for name in SERVICES if name != "grafana"]   # no Grafana image he
 ONE_SHOT = [name for name in STACK if SERVICES[name].get("restart") == "no"]
 LONG_RUNNING = [name for name in STACK if name not in ONE_SHOT]
 PGFRAUD_SERVICES = [name for name in STACK if SERVICES[name].get("image") == "pgfraud:latest"]
-TIMINGS_FILE = PROJECT_ROOT / ".compose-timings.json"
+TIMINGS_FILE = PROJECT_ROOT / "benchmarks" / "compose.json"
 TIMINGS: dict[str, float | str] = {}
 
 
@@ -135,8 +138,23 @@ def stack() -> Iterator[None]:
                                "{{.Size}}"], capture_output=True, text=True, check=False)
         if size.returncode == 0:
             TIMINGS["image size MB"] = int(size.stdout) / 1e6
-        TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=2, sort_keys=True) + "\n")
+        record_timings()
         print(json.dumps(TIMINGS, indent=2, sort_keys=True))
+
+
+def record_timings() -> None:
+    """benchmarks/compose.json, for BENCHMARKS.md (benchmarks/bench_compose.py)."""
+    if "PGFRAUD_COMPOSE_STARTED" in os.environ:   # run by make test-compose
+        TIMINGS["whole run"] = time.time() - float(os.environ["PGFRAUD_COMPOSE_STARTED"])
+        TIMINGS["base images"] = float(os.environ["PGFRAUD_COMPOSE_IMAGES_SECONDS"])
+    python = os.environ.get("PGFRAUD_PYTHON_IMAGE", "the pinned defaults")
+    TIMINGS["images"] = (
+        "stand-ins built from Debian packages (no registry reachable)"
+        if python.startswith("pgfraud-standin/") else f"{python}, "
+        + os.environ.get("PGFRAUD_POSTGRES_IMAGE", "the pinned postgres"))
+    TIMINGS["measured at"] = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    TIMINGS["machine"] = machine()
+    TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=2, sort_keys=True) + "\n")
 
 
 def test_the_stack_comes_up_healthy_and_scores() -> None:
