@@ -39,7 +39,7 @@ test-compose: install secrets ## docker compose for real (tests/compose): instal
 	  && set -a && eval "$$images" && set +a \
 	  && PGFRAUD_COMPOSE_STARTED=$$started \
 	     PGFRAUD_COMPOSE_IMAGES_SECONDS=$$(( $$(date +%s) - images_started )) \
-	     $(BIN)/pytest -m compose -p no:cacheprovider tests/compose
+	     $(BIN)/pytest -x -m compose -p no:cacheprovider tests/compose
 
 lint: install ## ruff, mypy and the import contract (lint-imports)
 	$(BIN)/ruff check .

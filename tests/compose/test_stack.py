@@ -11,7 +11,8 @@ this runs on. What Grafana would ask of PostgreSQL is checked instead: every pan
 runs inside the compose network as the data source's own login (grafana_panels.py).
 tests/unit/test_compose.py keeps the static checks of its provisioning.
 
-The tests run in file order and share one stack, like the steps of a runbook; timings
+The tests run in file order and share one stack, like the steps of a runbook (`make
+test-compose` stops at the first failure, saving every container's log); timings
 go to benchmarks/compose.json (BENCHMARKS.md's compose section).
 """
 
@@ -117,6 +118,16 @@ DUPLICATED = """select count(*) from (select transaction_id from scoring.scores
                                       having count(*) > 1) as d"""
 
 
+LOGS = Path("/tmp") / f"{PROJECT}.log"
+
+
+def save_logs(when: str) -> None:
+    """Append every container's log to LOGS (read it when a step fails)."""
+    text = compose("logs", "--no-color", "--timestamps", check=False).stdout
+    with LOGS.open("a") as out:
+        out.write(f"===== compose logs {when}\n{text}")
+
+
 def up() -> None:
     compose("up", "--detach", "--no-build", *STACK)
 
@@ -127,12 +138,12 @@ def stack() -> Iterator[None]:
     started = time.monotonic()
     compose("build")
     TIMINGS["image build"] = time.monotonic() - started
+    LOGS.write_text("")
     try:
         yield
     finally:
-        logs = Path("/tmp") / f"{PROJECT}.log"
-        logs.write_text(compose("logs", "--no-color", "--timestamps", check=False).stdout)
-        print(f"\ncompose logs: {logs}")
+        save_logs("at the end")
+        print(f"\ncompose logs: {LOGS}")
         compose("down", "--volumes", "--remove-orphans", check=False)
         size = subprocess.run(["docker", "image", "inspect", "pgfraud:latest", "--format",
                                "{{.Size}}"], capture_output=True, text=True, check=False)
@@ -270,6 +281,7 @@ def test_a_scorer_killed_with_sigkill_loses_and_duplicates_nothing() -> None:
 def test_down_and_up_keeps_the_data_and_scoring_resumes() -> None:
     transactions = scalar("select count(*) from ingest.transactions")
     models = scalar("select count(*) from ml.models")
+    save_logs("before down")
     compose("down")
     assert not compose("ps", "-a", "-q").stdout.strip()
     started = time.monotonic()
