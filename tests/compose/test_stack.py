@@ -32,6 +32,7 @@ import yaml
 
 from benchmarks.common import machine
 from pgfraud.kernel.settings import PROJECT_ROOT
+from pgfraud.monitoring.panels import BOARDS
 
 pytestmark = pytest.mark.compose
 
@@ -227,10 +228,12 @@ def test_every_dashboard_panel_runs_as_grafanas_login_in_the_compose_network() -
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["user"] == "pgfraud_grafana"
     assert result["outside"] == "permission denied"
-    from pgfraud.monitoring.panels import BOARDS
-    keys = {panel.key for board in BOARDS for panel in board.panels}
-    assert keys <= set(result["rows"])
+    for board in BOARDS:
+        for panel in board.panels:   # each draws what its query returns
+            assert tuple(result["columns"][panel.key]) == panel.expected_columns, panel.key
+        assert all(f"annotation:{a.name}" in result["rows"] for a in board.annotations)
     assert result["rows"]["transactions_scored"] > 0
+    assert result["rows"]["throughput"] > 0
 
 
 def test_no_secret_in_an_image_layer_or_in_docker_inspect() -> None:
