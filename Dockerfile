@@ -17,11 +17,16 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The package index: PyPI unless the build argument names another (compose passes your
+# PIP_INDEX_URL). A plain URL only: `docker history` shows build arguments, so never one
+# with credentials in it.
+ARG PGFRAUD_PIP_INDEX_URL=
 # pgfraud's runtime dependencies (pyproject.toml) at exactly the versions CI tests
 # (requirements.lock as constraints); the lock's dev tools (pytest, mypy, ruff,
 # Playwright …) stay out of the image.
 COPY requirements.lock pyproject.toml ./
-RUN pip install --upgrade 'pip>=24' \
+RUN export PIP_INDEX_URL="${PGFRAUD_PIP_INDEX_URL:-https://pypi.org/simple}" \
+    && pip install --upgrade 'pip>=24' \
     && python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > /tmp/runtime.txt \
     && pip install --constraint requirements.lock --requirement /tmp/runtime.txt setuptools \
     && rm /tmp/runtime.txt

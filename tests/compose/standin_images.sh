@@ -8,7 +8,7 @@
 # entrypoint. A user with a registry always gets the real images.
 #
 # Prints the images to use as shell assignments (eval them), logs on stderr:
-#   PGFRAUD_PYTHON_IMAGE=…  PGFRAUD_POSTGRES_IMAGE=…
+#   PGFRAUD_PYTHON_IMAGE=…  PGFRAUD_POSTGRES_IMAGE=…  (and PIP_INDEX_URL=… if pip has one)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 root=../..
@@ -53,6 +53,12 @@ build_standin() {  # name, dockerfile
     -f "$context/$2" "$context" >/dev/null
   rm -rf "$context"
 }
+
+# The host's package index, if pip is configured with one (not PyPI): the image build
+# uses it too (docker-compose.yml passes PIP_INDEX_URL as a build argument). Only an
+# http(s) URL: file:// indexes and find-links on the host mean nothing in a container.
+index=${PIP_INDEX_URL:-$(python3 -m pip config get global.index-url 2>/dev/null || true)}
+if [[ "$index" =~ ^https?:// ]]; then echo "PIP_INDEX_URL=$index"; fi
 
 if available "$python_image"; then
   echo "PGFRAUD_PYTHON_IMAGE=$python_image"
