@@ -32,7 +32,7 @@ debian_mirror() {  # the mirror apt already uses on this host
 
 ensure_base() {
   docker image inspect "$base" >/dev/null 2>&1 && return 0
-  command -v debootstrap >/dev/null || apt-get install -y -qq --no-install-recommends debootstrap >&2
+  command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap; } >&2
   local rootfs mirror
   rootfs=$(mktemp -d) mirror=$(debian_mirror)
   log "debootstrap bookworm from ${mirror:-the default mirror} (about a minute)"
