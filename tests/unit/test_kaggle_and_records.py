@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import csv
 import datetime as dt
+import io
 import itertools
+import math
 import zoneinfo
 from decimal import Decimal
 from pathlib import Path
@@ -232,3 +235,49 @@ def test_payload_hashes_are_those_already_stored(tx: CardTransaction, digest: st
     """Pinned: a row stored before any change to the hash must stay a duplicate when it is
     sent again, not become a conflict."""
     assert payload_sha256(tx, "ab" * 32) == digest
+
+
+FIELD_TEXT = st.one_of(
+    st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"]),
+            max_size=12),  # a record on one line
+    st.sampled_from(["", " ", "0", "1", "2019-01-01 00:00:18", "2019-01-01T00:00:18+01:00",
+                     "4111111111111111", "4.97", "-1", "1e3", "1_0", "nan", "36.0788", "1988-03-09",
+                     " 3495 ", "\u0663", "12.", "yes"]))
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_records_are_read_by_column_name_in_any_layout(tmp_path_factory: pytest.TempPathFactory,
+                                                       data: st.DataObject) -> None:
+    """Columns in any order, extra and repeated columns: each record reads as parse() of
+    the dict of its fields (the last column of a repeated name counts), and its raw
+    fields are that dict with file and line."""
+    names = data.draw(st.permutations(kaggle.COLUMNS))
+    names += data.draw(st.lists(st.sampled_from([*kaggle.COLUMNS, "extra", "file"]),
+                                max_size=3))
+    # Mostly good values, so that many records are transactions.
+    rows = data.draw(st.lists(st.tuples(*(
+        st.one_of(st.just(GOOD.get(name, "x")), st.just(GOOD.get(name, "x")), FIELD_TEXT)
+        for name in names)).map(list), min_size=1, max_size=5))
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["index", *names])
+    for index, row in enumerate(rows):
+        writer.writerow([str(index), *row])
+    path = tmp_path_factory.mktemp("layout") / "any.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    read = list(kaggle.read_rows(path))
+    assert len(read) == len(rows)
+    for line, (row, (parsed, raw)) in enumerate(zip(rows, read, strict=True), start=2):
+        fields = {**dict(zip(["index", *names], [str(line - 2), *row], strict=True)),
+                  "file": "any.csv", "line": str(line)}
+        assert dict(raw) == fields and raw == fields and len(raw) == len(fields)
+        assert parsed == kaggle.parse(fields)
+        if isinstance(parsed, CardTransaction):
+            expected_fraud = fields["is_fraud"].strip() == "1"
+            assert parsed.is_fraud is expected_fraud
+            assert parsed.trans_num == fields["trans_num"].strip()
+            lat = fields["lat"].strip()
+            assert (parsed.home_lat is None) == (lat == "")
+            if lat and not math.isnan(float(lat)):
+                assert parsed.home_lat == float(lat)
