@@ -20,6 +20,7 @@ from pgfraud.kernel.card_numbers import (
     mask_card_numbers,
     mask_pan,
     may_hold_card_number,
+    may_hold_card_number_field,
     pan_problem,
 )
 from pgfraud.kernel.errors import PgfraudError
@@ -281,6 +282,22 @@ def test_tokens_hold_no_candidate(key: bytes, pan: str) -> None:
 @given(st.one_of(adversarial_text, st.text()))
 def test_the_fast_prefilter_agrees_with_the_portable_one(text: str) -> None:
     assert may_hold_card_number(text) == (re.search(PREFILTER_PATTERN, text) is not None)
+
+
+@given(st.one_of(adversarial_text, st.text(), hex_digests, st.uuids().map(lambda u: u.hex)))
+def test_the_field_prefilter_is_sure_when_it_says_no(text: str) -> None:
+    """A field the producer does not search further holds no candidate: masking leaves
+    it as it is. Outside one hex run of 32+ characters it is the portable prefilter."""
+    if not may_hold_card_number_field(text):
+        assert find_card_numbers(text) == [] and mask_card_numbers(text) == text
+    if not re.fullmatch("[0-9A-Fa-f]{32,}", text):
+        assert may_hold_card_number_field(text) == may_hold_card_number(text)
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEF", min_size=32, max_size=80))
+def test_a_hex_run_of_32_or_more_holds_no_candidate(text: str) -> None:
+    assert not may_hold_card_number_field(text)
+    assert find_card_numbers(text) == [] and mask_card_numbers(text) == text
 
 
 def test_key_from_environment_file_or_generated(tmp_path: Path, monkeypatch) -> None:
