@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import stat
@@ -65,6 +66,16 @@ def test_tokens_are_stable_per_key_and_keep_only_the_last_four() -> None:
     assert b.tokenize("4111111111111111")[0] != token
     assert a.tokenize("5500005555555559")[0] != token
     assert "4111111111111111" not in token
+
+
+@given(st.binary(min_size=16, max_size=64), st.lists(st.text(max_size=25), max_size=5))
+def test_tokens_are_the_hmac_sha256_of_the_card_number(key: bytes, pans: list[str]) -> None:
+    """The tokenizer copies one keyed HMAC per card; each token is still HMAC-SHA256 of
+    that card alone under the key (what every stored token was made with)."""
+    tokenizer = Tokenizer(key)
+    for pan in [p for p in pans if p.isascii()] * 2:
+        expected = hmac.new(key, pan.encode("ascii"), hashlib.sha256).hexdigest()
+        assert tokenizer.tokenize(pan) == (expected, pan[-4:])
 
 
 def test_short_keys_are_refused() -> None:
