@@ -295,6 +295,14 @@ def test_the_fast_prefilter_agrees_with_the_portable_one(text: str) -> None:
     assert may_hold_card_number(text) == (re.search(PREFILTER_PATTERN, text) is not None)
 
 
+@given(st.lists(st.one_of(adversarial_text, st.text()), min_size=3, max_size=3))
+def test_fields_joined_by_a_slash_hold_a_card_number_when_one_of_them_does(
+        fields: list[str]) -> None:
+    """No candidate spans '/', and a lookaround sees it as it sees the edge of the text
+    (ingest.accept_batch checks the three text fields of a row in one call)."""
+    assert bool(find_card_numbers("/".join(fields))) == any(map(find_card_numbers, fields))
+
+
 @given(st.one_of(adversarial_text, st.text(), hex_digests, st.uuids().map(lambda u: u.hex)))
 def test_the_field_prefilter_is_sure_when_it_says_no(text: str) -> None:
     """A field the producer does not search further holds no candidate: masking leaves
