@@ -3,12 +3,13 @@
 >>> # ingestor = Ingestor(conn, source="csv", tokenizer=Tokenizer.from_settings())
 >>> # ingestor.add(tx); ingestor.flush(); ingestor.stats.accepted
 
-Each batch is one database transaction: valid rows are COPYed (binary) into
-``ingest.staged_transactions`` and moved by ``ingest.accept_batch`` (rows the database
-refuses quarantined, new rows stored, re-sends skipped, conflicts quarantined); invalid
-rows are COPYed into ``ingest.quarantine`` with their reason and what an operator needs
-to fix them (the fields pgfraud stores, card numbers masked, control characters and bytes
-that are not UTF-8 escaped, each field cut to 1,000 characters).
+Each batch is one database transaction: valid rows are COPYed (binary, encoded as they
+are added: :mod:`producer.staging`) into ``ingest.staged_transactions`` and moved by
+``ingest.accept_batch`` (rows the database refuses quarantined, new rows stored,
+re-sends skipped, conflicts quarantined); invalid rows are COPYed into
+``ingest.quarantine`` with their reason and what an operator needs to fix them (the
+fields pgfraud stores, card numbers masked, control characters and bytes that are not
+UTF-8 escaped, each field cut to 1,000 characters).
 
 No row stops the stream: anything that goes wrong while preparing one row (a value no
 check foresaw included) quarantines that row as ``unprocessable``. Card numbers never
@@ -22,9 +23,12 @@ reopened and the batch is sent again: ``trans_num`` makes that idempotent, so ro
 committed before the connection dropped count as already stored.
 
 Batches are written by a background thread that owns the connection, so preparing the
-next batch (parsing, hashing, tokenizing) overlaps with the database work on this one.
-At most two batches wait; :meth:`Ingestor.drain` (called on exit) waits for them and
-re-raises a writer error.
+next batch (parsing, hashing, tokenizing, encoding) overlaps with the database work on
+this one; the writer only sends bytes and waits, so it rarely needs the interpreter
+lock the caller's thread holds. At most two batches wait; :meth:`Ingestor.drain`
+(called on exit) waits for them and re-raises a writer error. A batch sent again (after
+a deadlock or a lost connection) keeps its ``batch_id``: the attempt before was rolled
+back, or it committed and its staged rows are gone.
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,14 +66,10 @@ from producer.records import (
     problem,
     round_amount,
 )
+from producer.staging import StagedBatch
 
 log = logging.getLogger(__name__)
 
-STAGED_TYPES = (
-    "uuid", "int4", "text", "timestamptz", "text", "text", "numeric", "text", "text",
-    "float8", "float8", "float8", "float8", "int4", "date", "text", "text", "bool", "text",
-    "text",
-)
 MAX_ATTEMPTS = 5
 #: How long a lost database may stay away before the producer gives up (seconds).
 RECONNECT_TIMEOUT_S = 120.0
@@ -121,7 +120,7 @@ class IngestStats:
 
 @dataclass
 class _Batch:
-    staged: list[tuple[Any, ...]]
+    staged: StagedBatch
     quarantined: list[tuple[Any, ...]]
     incidents: list[Incident]
 
@@ -142,7 +141,7 @@ class Ingestor:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.stats = IngestStats()
-        self._staged: list[tuple[Any, ...]] = []
+        self._staged = StagedBatch(source)
         self._quarantined: list[tuple[Any, ...]] = []
         self._incidents: dict[str, Incident] = {}
         self._sql = queries.load("ingest")
@@ -162,28 +161,27 @@ class Ingestor:
 
     @property
     def pending(self) -> int:
-        return len(self._staged) + len(self._quarantined)
+        return self._staged.rows + len(self._quarantined)
 
     def add(self, tx: CardTransaction, raw: Mapping[str, Any] | None = None) -> None:
         """Queue one transaction; invalid ones are queued for quarantine instead."""
         self.stats.received += 1
         try:
-            staged = self._stage(tx)
+            rejection = self._stage(tx)
         except Exception as exc:  # noqa: BLE001 - no row may stop the stream
             log.warning("row quarantined as unprocessable: %s", type(exc).__name__)
             self._quarantine(Rejection("unprocessable", f"{type(exc).__name__}: {exc}"),
                              raw if raw is not None else {}, None)
         else:
-            if isinstance(staged, Rejection):
-                self._quarantine(staged, raw if raw is not None else _as_raw(tx),
+            if rejection is not None:
+                self._quarantine(rejection, raw if raw is not None else _as_raw(tx),
                                  tx.trans_num)
-            else:
-                self._staged.append(staged)
         if self.pending >= self.batch_size:
             self.flush()
 
-    def _stage(self, tx: CardTransaction) -> tuple[Any, ...] | Rejection:
-        """The staged row for ``tx`` (tokenized, masked), or why it cannot be stored."""
+    def _stage(self, tx: CardTransaction) -> Rejection | None:
+        """Add the staged row for ``tx`` (tokenized, masked) to the batch, or say why it
+        cannot be stored."""
         rejection = problem(tx)
         if rejection is not None:
             return rejection
@@ -192,12 +190,8 @@ class Ingestor:
         if (may_hold_card_number_field(tx.trans_num) or may_hold_card_number_field(tx.merchant)
                 or may_hold_card_number_field(tx.category)):
             self._mask_text(tx)
-        return (
-            len(self._staged), tx.trans_num, tx.transacted_at, token, last4, tx.amount,
-            tx.merchant, tx.category, tx.merchant_lat, tx.merchant_long, tx.home_lat,
-            tx.home_long, tx.city_pop, tx.birth_date, payload_sha256(tx, token),
-            self.source, tx.is_fraud, tx.scenario, tx.incident_id,
-        )
+        self._staged.add(tx, token, last4, payload_sha256(tx, token))
+        return None
 
     def add_parsed(self, parsed: CardTransaction | Rejection, raw: Mapping[str, Any]) -> None:
         """Queue what a file reader yielded: a transaction, or the rejection of a record."""
@@ -233,7 +227,7 @@ class Ingestor:
         if not self.pending and not self._incidents:
             return
         batch = _Batch(self._staged, self._quarantined, list(self._incidents.values()))
-        self._staged, self._quarantined, self._incidents = [], [], {}
+        self._staged, self._quarantined, self._incidents = StagedBatch(self.source), [], {}
         if self._writer is None:
             self._write(batch)
         else:
@@ -321,13 +315,13 @@ class Ingestor:
         self.stats.reconnects += 1
 
     def _write_once(self, batch: _Batch) -> tuple[int, int, int, dict[str, int], int]:
-        batch_id = uuid.uuid4()
+        batch_id = batch.staged.batch_id
         with self.conn.transaction(), self.conn.cursor() as cur:
-            if batch.staged:
+            if self.conn.info.encoding != "utf-8":  # the staged rows' text is UTF-8
+                cur.execute(self._sql["utf8_client_encoding"])
+            if batch.staged.rows:
                 with cur.copy(self._sql["copy_staged"]) as copy:
-                    copy.set_types(STAGED_TYPES)
-                    for row in batch.staged:
-                        copy.write_row((batch_id, *row))
+                    copy.write(batch.staged.copy_data())
             if batch.quarantined:
                 with cur.copy(self._sql["copy_quarantine"]) as copy:
                     for row in batch.quarantined:
@@ -335,7 +329,7 @@ class Ingestor:
             if batch.incidents:
                 cur.executemany(self._sql["insert_incident"],
                                 [self._incident_params(i) for i in batch.incidents])
-            if not (batch.staged or batch.quarantined):
+            if not (batch.staged.rows or batch.quarantined):
                 return 0, 0, 0, {}, 0
             cur.execute(self._sql["accept_batch"], {"batch_id": batch_id})
             result = cur.fetchone()

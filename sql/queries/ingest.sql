@@ -8,6 +8,10 @@ copy ingest.staged_transactions (
     cardholder_birth_date, payload_sha256, source, is_fraud, fraud_scenario, incident_id
 ) from stdin (format binary)
 
+-- name: utf8_client_encoding
+-- The staged rows are encoded as UTF-8 by the producer (producer/staging.py).
+set client_encoding to 'UTF8'
+
 -- name: copy_quarantine
 -- The producer's own rejections of a batch into the staging quarantine.
 copy ingest.staged_quarantine (batch_id, trans_num, reason, detail, raw_payload, raw_sha256, source)
