@@ -222,3 +222,48 @@ def test_ingest_refuses_snapshot_isolation(db_url: str, isolation: str) -> None:
                          " card_token, card_last4, amount, merchant, category, merchant_lat,"
                          " merchant_long, payload_sha256, source) values ('x', now(),"
                          " repeat('a', 64), '0000', 1, 'm', 'c', 0, 0, repeat('f', 64), 'csv')")
+
+
+amounts_strategy = st.lists(st.integers(0, 10**12 - 1), max_size=12)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cents=amounts_strategy)
+def test_stddev_from_moments_is_stddev_samp_to_the_digit(db_url: str, cents: list[int]) -> None:
+    """The card windows' standard deviation equals numeric stddev_samp in value and scale
+    (the scale matters: the z-score divides by it)."""
+    values = [Decimal(c) / 100 for c in cents]
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "select stddev_samp(x)::text, features.stddev_from_moments(count(x),"
+            "  case when count(x) > 1 then (count(x) * sum(x * x) - sum(x) * sum(x))"
+            "  / (count(x) * (count(x) - 1))::numeric end)::text"
+            " from unnest(%s::numeric(12, 2)[]) as x", (values,)).fetchone()
+    assert row is not None
+    assert row[1] == row[0]
+
+
+def test_card_windows_are_rebuilt_after_rows_stored_without_the_trigger(db_url: str) -> None:
+    """A bulk load with the feature trigger disabled leaves the card windows behind the
+    table; the next batch rebuilds them instead of reading them stale."""
+    rows = [{"card": "abc"[n % 3], "merchant": f"m{n % 2}", "category": "travel",
+             "offset": dt.timedelta(minutes=37 * n), "cents": 1000 + 7 * n, "lat": 1.0,
+             "long": 2.0, "has_home": True} for n in range(30)]
+    with psycopg.connect(db_url) as conn:
+        reset(conn)
+        insert_batch(conn, rows[:10], 0)
+        conn.execute("alter table ingest.transactions"
+                     " disable trigger transactions_compute_features")
+        insert_batch(conn, rows[10:20], 1)
+        conn.execute("alter table ingest.transactions"
+                     " enable trigger transactions_compute_features")
+        conn.commit()
+        insert_batch(conn, rows[20:], 2)
+        through = conn.execute(
+            "select through_id = (select max(transaction_id) from ingest.transactions)"
+            " from features.card_windows_through").fetchone()
+        assert through == (True,)
+        result = feature_store.backfill(conn)
+    assert result.inserted == 10 and result.different_ids == []
+    assert result.identical == 20
