@@ -21,7 +21,6 @@ def upgrade() -> None:
     apply_sql_files(
         op,
         "migrations/0011_card_windows/card_windows.sql",
-        "migrations/0011_card_windows/stddev_from_moments.sql",
         "migrations/0011_card_windows/rebuild_card_windows.sql",
         "migrations/0011_card_windows/compute_batch.sql",
         "migrations/0011_card_windows/ingest_trigger.sql",

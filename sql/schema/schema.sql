@@ -53,7 +53,6 @@
 -- Feature computation reads the label history (scoring.label_events).
 \ir features/compute_range.sql
 \ir features/card_windows.sql
-\ir features/stddev_from_moments.sql
 \ir features/rebuild_card_windows.sql
 \ir features/compute_batch.sql
 \ir features/ingest_triggers.sql

@@ -8,8 +8,8 @@
 -- before it are sum_before and squares_before; the sums through the last element are
 -- sum_through and squares_through). A window's count is a difference of positions
 -- (width_bucket over times, a binary search), its sum a difference of two prefix sums,
--- exact in numeric, and its standard deviation comes from those exact moments
--- (features.stddev_from_moments).
+-- exact in numeric, and its standard deviation comes from those exact moments, rounded
+-- as numeric stddev_samp rounds (features/compute_batch.sql).
 --
 -- The state covers exactly the stored rows with ids up to card_windows_through.through_id.
 -- features.compute_batch rebuilds it from ingest.transactions when that is not the id

@@ -26,6 +26,5 @@ $$;
 
 drop function features.compute_batch(bigint, bigint);
 drop function features.rebuild_card_windows(bigint, text[]);
-drop function features.stddev_from_moments(bigint, numeric);
 drop table features.card_windows_through;
 drop table features.card_windows;

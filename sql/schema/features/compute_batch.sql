@@ -84,55 +84,83 @@ begin
         from batch_cards as bc
         left join features.card_windows as s using (card_token)
     ),
-    positioned as (
-        select b.*, c.times, c.cums, c.squares, c.categories, c.merchants, c.lats, c.longs,
-            c.sum_before, c.squares_before, c.base + b.k as p,
-            width_bucket(b.transacted_at - interval '1 hour', c.times) as j1h,
-            width_bucket(b.transacted_at - interval '24 hours', c.times) as j24h,
-            width_bucket(b.transacted_at - interval '7 days', c.times) as j7d,
-            width_bucket(b.transacted_at - interval '30 days', c.times) as j30d
-        from batch as b join cards as c using (card_token)
-    ),
-    prefixes as (
-        select q.*,
-            q.cums[q.p - 1] as cum_now,
-            case when q.j1h = 0 then q.sum_before else q.cums[q.j1h] end as cum_1h,
-            case when q.j24h = 0 then q.sum_before else q.cums[q.j24h] end as cum_24h,
-            case when q.j7d = 0 then q.sum_before else q.cums[q.j7d] end as cum_7d,
-            case when q.j30d = 0 then q.sum_before else q.cums[q.j30d] end as cum_30d,
-            q.squares[q.p - 1] - case when q.j30d = 0 then q.squares_before else q.squares[q.j30d] end as squares_30d,
-            q.p - 1 - q.j30d as n_30d
-        from positioned as q
-    ),
-    moments as (
-        select m.*,
-            case when m.n_30d > 1 then
-                (m.n_30d * m.squares_30d - (m.cum_now - m.cum_30d) * (m.cum_now - m.cum_30d))
-                / (m.n_30d * (m.n_30d - 1))::numeric end as variance_30d
-        from prefixes as m
-    ),
     card_windows as (
-        select r.transaction_id,
-            (r.p - 1 - r.j1h)::bigint as card_tx_count_1h,
-            coalesce(r.cum_now - r.cum_1h, 0) as card_amount_sum_1h,
-            (r.p - 1 - r.j24h)::bigint as card_tx_count_24h,
-            coalesce(r.cum_now - r.cum_24h, 0) as card_amount_sum_24h,
-            (r.p - 1 - r.j7d)::bigint as card_tx_count_7d,
-            coalesce(r.cum_now - r.cum_7d, 0) as card_amount_sum_7d,
-            r.n_30d::bigint as card_tx_count_30d,
-            coalesce(r.cum_now - r.cum_30d, 0) as card_amount_sum_30d,
-            (r.cum_now - r.cum_30d) / nullif(r.n_30d, 0)::numeric as amount_mean_30d,
-            features.stddev_from_moments(r.n_30d, r.variance_30d)
-                as amount_std_30d,
-            coalesce(r.category = any(r.categories[r.j30d + 1:r.p - 1]), false) as used_category_30d,
-            (select count(distinct x) from unnest(r.merchants[r.j24h + 1:r.p - 1]) as x)
+        -- Each step in a LATERAL ... OFFSET 0 is evaluated once per row (an inlined CTE
+        -- column is re-evaluated wherever it is used).
+        select b.transaction_id,
+            (at.p - 1 - at.j1h)::bigint as card_tx_count_1h,
+            coalesce(sums.now - sums.before_1h, 0) as card_amount_sum_1h,
+            (at.p - 1 - at.j24h)::bigint as card_tx_count_24h,
+            coalesce(sums.now - sums.before_24h, 0) as card_amount_sum_24h,
+            (at.p - 1 - at.j7d)::bigint as card_tx_count_7d,
+            coalesce(sums.now - sums.before_7d, 0) as card_amount_sum_7d,
+            sums.n_30d::bigint as card_tx_count_30d,
+            coalesce(moments.sum_30d, 0) as card_amount_sum_30d,
+            moments.sum_30d / nullif(sums.n_30d, 0)::numeric as amount_mean_30d,
+            -- numeric stddev_samp: the root of the variance, correctly rounded at the
+            -- variance's scale, 0 when the variance is 0, NULL under two rows. sqrt()
+            -- rounds at a scale of its own (at least as fine), so rounding its result again
+            -- could round a ...4999|5 up; the exact check below (numeric multiplication is
+            -- exact) steps such a root down.
+            case
+                when sums.n_30d <= 1 then null
+                when moments.variance <= 0 then 0::numeric
+                when (root.r - 0.5 * 0.1 ^ root.s) * (root.r - 0.5 * 0.1 ^ root.s)
+                     > moments.variance
+                    then round(root.r - 0.1 ^ root.s, root.s)
+                else root.r
+            end as amount_std_30d,
+            coalesce(b.category = any(c.categories[at.j30d + 1:at.p - 1]), false)
+                as used_category_30d,
+            (select count(distinct x) from unnest(c.merchants[at.j24h + 1:at.p - 1]) as x)
                 as distinct_merchants_24h,
-            (select count(distinct x) from unnest(r.categories[r.j24h + 1:r.p - 1]) as x)
+            (select count(distinct x) from unnest(c.categories[at.j24h + 1:at.p - 1]) as x)
                 as distinct_categories_24h,
-            r.times[r.p - 1] as previous_at,
-            features.distance_km(r.lats[r.p - 1], r.longs[r.p - 1], r.merchant_lat, r.merchant_long)
-                as km_from_previous
-        from moments as r
+            c.times[at.p - 1] as previous_at,
+            features.distance_km(c.lats[at.p - 1], c.longs[at.p - 1],
+                                 b.merchant_lat, b.merchant_long) as km_from_previous
+        from batch as b
+        join cards as c using (card_token)
+        cross join lateral (
+            -- The row's position, and the last position at or before each window's start.
+            select c.base + b.k as p,
+                   width_bucket(b.transacted_at - interval '1 hour', c.times) as j1h,
+                   width_bucket(b.transacted_at - interval '24 hours', c.times) as j24h,
+                   width_bucket(b.transacted_at - interval '7 days', c.times) as j7d,
+                   width_bucket(b.transacted_at - interval '30 days', c.times) as j30d
+            offset 0
+        ) as at
+        cross join lateral (
+            -- Running sums before the row and before each window.
+            select c.cums[at.p - 1] as now,
+                   case when at.j1h = 0 then c.sum_before else c.cums[at.j1h] end as before_1h,
+                   case when at.j24h = 0 then c.sum_before else c.cums[at.j24h] end
+                       as before_24h,
+                   case when at.j7d = 0 then c.sum_before else c.cums[at.j7d] end as before_7d,
+                   case when at.j30d = 0 then c.sum_before else c.cums[at.j30d] end
+                       as before_30d,
+                   c.squares[at.p - 1]
+                       - case when at.j30d = 0 then c.squares_before else c.squares[at.j30d] end
+                       as squares_30d,
+                   at.p - 1 - at.j30d as n_30d
+            offset 0
+        ) as sums
+        cross join lateral (
+            -- The variance exactly as numeric var_samp computes it: the same numerator
+            -- and denominator, so the same value and scale.
+            select sums.now - sums.before_30d as sum_30d,
+                   case when sums.n_30d > 1 then
+                       (sums.n_30d * sums.squares_30d
+                        - (sums.now - sums.before_30d) * (sums.now - sums.before_30d))
+                       / (sums.n_30d * (sums.n_30d - 1))::numeric
+                   end as variance
+            offset 0
+        ) as moments
+        cross join lateral (
+            select round(sqrt(moments.variance), scale(moments.variance)) as r,
+                   scale(moments.variance) as s
+            offset 0
+        ) as root
     ),
     previous as (select transaction_id, previous_at, km_from_previous from card_windows),
     card_day as (select transaction_id, distinct_merchants_24h, distinct_categories_24h from card_windows),
