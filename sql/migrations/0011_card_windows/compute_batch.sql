@@ -48,6 +48,9 @@ begin
     with batch as materialized (
         select t.*,
                row_number() over by_id as k,
+               lag(t.transacted_at) over by_id as previous_at,
+               lag(t.merchant_lat) over by_id as previous_lat,
+               lag(t.merchant_long) over by_id as previous_long,
                sum(t.amount) over by_id as cum_amount,
                sum(t.amount * t.amount) over by_id as cum_square
         from ingest.transactions as t
@@ -62,8 +65,8 @@ begin
                array_agg(b.cum_square order by b.k) as squares,
                array_agg(b.category order by b.k) as categories,
                array_agg(b.merchant order by b.k) as merchants,
-               array_agg(b.merchant_lat order by b.k) as lats,
-               array_agg(b.merchant_long order by b.k) as longs
+               (array_agg(b.merchant_lat order by b.k desc))[1] as last_lat,
+               (array_agg(b.merchant_long order by b.k desc))[1] as last_long
         from batch as b
         group by b.card_token
     ),
@@ -77,8 +80,8 @@ begin
                 as squares,
             coalesce(s.categories, '{}') || bc.categories as categories,
             coalesce(s.merchants, '{}') || bc.merchants as merchants,
-            coalesce(s.lats, '{}') || bc.lats as lats,
-            coalesce(s.longs, '{}') || bc.longs as longs,
+            s.max_at as state_last_at, s.last_lat as state_last_lat,
+            s.last_long as state_last_long, bc.last_lat, bc.last_long,
             coalesce(cardinality(s.times), 0) as base,
             coalesce(s.sum_before, 0) as sum_before, coalesce(s.squares_before, 0) as squares_before
         from batch_cards as bc
@@ -110,15 +113,20 @@ begin
                     then round(root.r - 0.1 ^ root.s, root.s)
                 else root.r
             end as amount_std_30d,
-            coalesce(b.category = any(c.categories[at.j30d + 1:at.p - 1]), false)
+            -- The first use of the category from the window's start, if before the row.
+            coalesce(array_position(c.categories, b.category, at.j30d + 1) < at.p, false)
                 as used_category_30d,
             (select count(distinct x) from unnest(c.merchants[at.j24h + 1:at.p - 1]) as x)
                 as distinct_merchants_24h,
             (select count(distinct x) from unnest(c.categories[at.j24h + 1:at.p - 1]) as x)
                 as distinct_categories_24h,
-            c.times[at.p - 1] as previous_at,
-            features.distance_km(c.lats[at.p - 1], c.longs[at.p - 1],
-                                 b.merchant_lat, b.merchant_long) as km_from_previous
+            -- The previous transaction: the batch's previous row of the card, or for its
+            -- first row the state's newest.
+            case when b.k = 1 then c.state_last_at else b.previous_at end as previous_at,
+            features.distance_km(
+                case when b.k = 1 then c.state_last_lat else b.previous_lat end,
+                case when b.k = 1 then c.state_last_long else b.previous_long end,
+                b.merchant_lat, b.merchant_long) as km_from_previous
         from batch as b
         join cards as c using (card_token)
         cross join lateral (
@@ -171,7 +179,7 @@ begin
             case when x.j = 1 then c.squares_before else c.squares[x.j - 1] end,
             c.cums[cardinality(c.cums)], c.squares[cardinality(c.squares)],
             c.times[x.j:], c.cums[x.j:], c.squares[x.j:], c.categories[x.j:], c.merchants[x.j:],
-            c.lats[x.j:], c.longs[x.j:]
+            c.last_lat, c.last_long
         from cards as c
         cross join lateral (
             select width_bucket(c.times[cardinality(c.times)] - interval '31 days', c.times) + 1 as j
@@ -181,7 +189,8 @@ begin
             sum_through = excluded.sum_through, squares_through = excluded.squares_through,
             times = excluded.times, cum_amounts = excluded.cum_amounts,
             cum_squares = excluded.cum_squares, categories = excluded.categories,
-            merchants = excluded.merchants, lats = excluded.lats, longs = excluded.longs
+            merchants = excluded.merchants, last_lat = excluded.last_lat,
+            last_long = excluded.last_long
     ),
     merchant_labels as (
         -- What was known at t about other transactions at this merchant: each one's latest

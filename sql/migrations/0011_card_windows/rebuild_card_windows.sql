@@ -18,8 +18,8 @@ as $$
         array_agg(cum_square order by transacted_at, transaction_id),
         array_agg(category order by transacted_at, transaction_id),
         array_agg(merchant order by transacted_at, transaction_id),
-        array_agg(merchant_lat order by transacted_at, transaction_id),
-        array_agg(merchant_long order by transacted_at, transaction_id)
+        (array_agg(merchant_lat order by transacted_at desc, transaction_id desc))[1],
+        (array_agg(merchant_long order by transacted_at desc, transaction_id desc))[1]
     from (
         select h.card_token, h.transacted_at, h.transaction_id, h.amount, h.category, h.merchant,
                h.merchant_lat, h.merchant_long,

@@ -3,7 +3,8 @@
 -- stored transactions (docs/features.md, "Card windows").
 --
 -- One row per card: its rows of the last 31 days before its newest event time, in
--- (event time, id) order, as parallel arrays. cum_amounts and cum_squares are running
+-- (event time, id) order, as parallel arrays, and where the newest was (the previous
+-- transaction of the card's next row in order). cum_amounts and cum_squares are running
 -- sums of amount and amount squared from an origin before the first element (the sums
 -- before it are sum_before and squares_before; the sums through the last element are
 -- sum_through and squares_through). A window's count is a difference of positions
@@ -28,8 +29,8 @@ create table features.card_windows (
     cum_squares     numeric[] not null,
     categories      text[] not null,
     merchants       text[] not null,
-    lats            double precision[] not null,
-    longs           double precision[] not null
+    last_lat        double precision not null,
+    last_long       double precision not null
 ) with (toast_tuple_target = 8160, fillfactor = 50);
 
 -- Rewritten every batch the card appears in: stored uncompressed and in line up to a
@@ -39,9 +40,7 @@ alter table features.card_windows
     alter column cum_amounts set storage external,
     alter column cum_squares set storage external,
     alter column categories set storage external,
-    alter column merchants set storage external,
-    alter column lats set storage external,
-    alter column longs set storage external;
+    alter column merchants set storage external;
 
 comment on table features.card_windows is
     'Each card''s last 31 days of rows as arrays with running sums: the state features.compute_batch reads and rewrites (docs/features.md).';
