@@ -17,12 +17,13 @@ as $$
         array_agg(cum_amount order by transacted_at, transaction_id),
         array_agg(cum_square order by transacted_at, transaction_id),
         array_agg(category order by transacted_at, transaction_id),
-        array_agg(merchant order by transacted_at, transaction_id),
+        coalesce(array_agg(merchant order by transacted_at, transaction_id)
+                     filter (where transacted_at > last_at - interval '25 hours'), '{}'),
         (array_agg(merchant_lat order by transacted_at desc, transaction_id desc))[1],
         (array_agg(merchant_long order by transacted_at desc, transaction_id desc))[1]
     from (
         select h.card_token, h.transacted_at, h.transaction_id, h.amount, h.category, h.merchant,
-               h.merchant_lat, h.merchant_long,
+               h.merchant_lat, h.merchant_long, c.last_at,
                sum(h.amount) over running as cum_amount,
                sum(h.amount * h.amount) over running as cum_square
         from (select t.card_token, max(t.transacted_at) as last_at

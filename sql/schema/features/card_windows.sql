@@ -3,8 +3,9 @@
 -- stored transactions (docs/features.md, "Card windows").
 --
 -- One row per card: its rows of the last 31 days before its newest event time, in
--- (event time, id) order, as parallel arrays, and where the newest was (the previous
--- transaction of the card's next row in order). cum_amounts and cum_squares are running
+-- (event time, id) order, as parallel arrays (merchants only for the last 25 hours, the
+-- distinct-merchant window), and where the newest was (the previous transaction of the
+-- card's next row in order). cum_amounts and cum_squares are running
 -- sums of amount and amount squared from an origin before the first element (the sums
 -- before it are sum_before and squares_before; the sums through the last element are
 -- sum_through and squares_through). A window's count is a difference of positions

@@ -20,6 +20,8 @@ create function features.compute_batch(p_first_id bigint, p_last_id bigint)
 returns setof features.transaction_features
 language plpgsql
 set work_mem = '64MB'
+-- Memoize would key its cache on the per-row expressions, computing each twice.
+set enable_memoize = off
 as $fn$
 declare
     v_through bigint;
@@ -80,6 +82,9 @@ begin
                 as squares,
             coalesce(s.categories, '{}') || bc.categories as categories,
             coalesce(s.merchants, '{}') || bc.merchants as merchants,
+            -- merchants holds the last 25 hours only: element i is merchants[i - skipped].
+            coalesce(cardinality(s.times), 0) - coalesce(cardinality(s.merchants), 0)
+                as skipped,
             s.max_at as state_last_at, s.last_lat as state_last_lat,
             s.last_long as state_last_long, bc.last_lat, bc.last_long,
             coalesce(cardinality(s.times), 0) as base,
@@ -116,7 +121,8 @@ begin
             -- The first use of the category from the window's start, if before the row.
             coalesce(array_position(c.categories, b.category, at.j30d + 1) < at.p, false)
                 as used_category_30d,
-            (select count(distinct x) from unnest(c.merchants[at.j24h + 1:at.p - 1]) as x)
+            (select count(distinct x)
+             from unnest(c.merchants[at.j24h + 1 - c.skipped:at.p - 1 - c.skipped]) as x)
                 as distinct_merchants_24h,
             (select count(distinct x) from unnest(c.categories[at.j24h + 1:at.p - 1]) as x)
                 as distinct_categories_24h,
@@ -178,11 +184,14 @@ begin
             case when x.j = 1 then c.sum_before else c.cums[x.j - 1] end,
             case when x.j = 1 then c.squares_before else c.squares[x.j - 1] end,
             c.cums[cardinality(c.cums)], c.squares[cardinality(c.squares)],
-            c.times[x.j:], c.cums[x.j:], c.squares[x.j:], c.categories[x.j:], c.merchants[x.j:],
-            c.last_lat, c.last_long
+            c.times[x.j:], c.cums[x.j:], c.squares[x.j:], c.categories[x.j:],
+            c.merchants[x.j_merchants - c.skipped:], c.last_lat, c.last_long
         from cards as c
         cross join lateral (
-            select width_bucket(c.times[cardinality(c.times)] - interval '31 days', c.times) + 1 as j
+            select width_bucket(c.times[cardinality(c.times)] - interval '31 days', c.times) + 1
+                       as j,
+                   width_bucket(c.times[cardinality(c.times)] - interval '25 hours', c.times) + 1
+                       as j_merchants
         ) as x
         on conflict (card_token) do update set max_at = excluded.max_at,
             sum_before = excluded.sum_before, squares_before = excluded.squares_before,
