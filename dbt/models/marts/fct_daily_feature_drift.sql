@@ -11,6 +11,8 @@
 -- (actual - expected) x ln(actual / expected). A test compares the two on every row.
 -- A table: a build re-sums the stored counts (a few per day), rereading no feature row.
 
+{{ config(pre_hook="set local work_mem = '64MB'") }}
+
 with
 
 histograms as (
@@ -52,7 +54,37 @@ reference_bins as (
 
 ),
 
--- Every bin of every (day, model, feature), with the count over the window (0 if none).
+-- Each day a model scored, with the days of its window.
+window_days as (
+
+    select
+        model_days.day,
+        model_days.model_version,
+        model_days.day - days_before as counted_day
+
+    from model_days
+    cross join generate_series(0, {{ var('drift_window_days') - 1 }}) as days_before
+
+),
+
+window_counts as (
+
+    select
+        window_days.day,
+        window_days.model_version,
+        histograms.feature,
+        histograms.bin,
+        sum(histograms.observations) as observations
+
+    from window_days
+    inner join histograms
+        on histograms.model_version = window_days.model_version
+        and histograms.day = window_days.counted_day
+    group by 1, 2, 3, 4
+
+),
+
+-- Every reference bin of every (day, model, feature), with its window count (0 if none).
 window_bins as (
 
     select
@@ -61,17 +93,11 @@ window_bins as (
         reference_bins.feature,
         reference_bins.bin,
         reference_bins.expected_share,
-        coalesce(sum(histograms.observations), 0) as observations
+        coalesce(window_counts.observations, 0) as observations
 
     from model_days
     inner join reference_bins using (model_version)
-    left join histograms
-        on histograms.model_version = model_days.model_version
-        and histograms.feature = reference_bins.feature
-        and histograms.bin = reference_bins.bin
-        and histograms.day between model_days.day - {{ var('drift_window_days') - 1 }}
-                               and model_days.day
-    group by 1, 2, 3, 4, 5
+    left join window_counts using (day, model_version, feature, bin)
 
 ),
 
