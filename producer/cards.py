@@ -27,13 +27,16 @@ class Tokenizer:
         if len(key) < 16:
             raise PgfraudError("the card token key must be at least 16 bytes")
         self._key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)  # copied per card: no re-keying
         self._cache: dict[str, tuple[str, str]] = {}
 
     def tokenize(self, pan: str) -> tuple[str, str]:
         """``(token, last4)`` for a valid PAN: the only form in which a card is stored."""
         found = self._cache.get(pan)
         if found is None:
-            token = hmac.new(self._key, pan.encode("ascii"), hashlib.sha256).hexdigest()
+            mac = self._keyed.copy()
+            mac.update(pan.encode("ascii"))
+            token = mac.hexdigest()
             found = (token, pan[-4:])
             if len(self._cache) >= 65536:
                 self._cache.clear()

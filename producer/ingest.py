@@ -50,7 +50,7 @@ from pgfraud.kernel.card_numbers import (
     find_card_numbers,
     mask_card_numbers,
     mask_pan,
-    may_hold_card_number,
+    may_hold_card_number_field,
 )
 from pgfraud.kernel.errors import DatabaseUnavailableError, first_line
 from pgfraud.kernel.text import escape_controls
@@ -189,9 +189,8 @@ class Ingestor:
             return rejection
         tx.amount = round_amount(tx.amount)
         token, last4 = self.tokenizer.tokenize(tx.pan)
-        # One search over the three (NUL cannot be in them, nor join two digits) answers
-        # for almost every row.
-        if may_hold_card_number(f"{tx.trans_num}\0{tx.merchant}\0{tx.category}"):
+        if (may_hold_card_number_field(tx.trans_num) or may_hold_card_number_field(tx.merchant)
+                or may_hold_card_number_field(tx.category)):
             self._mask_text(tx)
         return (
             len(self._staged), tx.trans_num, tx.transacted_at, token, last4, tx.amount,

@@ -19,11 +19,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import operator
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 from faker import Faker
 
@@ -38,8 +39,7 @@ COLUMNS = (
 REQUIRED = ("trans_date_trans_time", "cc_num", "merchant", "category", "amt", "trans_num",
             "merch_lat", "merch_long")
 
-T = TypeVar("T")
-Row = tuple[CardTransaction | Rejection, dict[str, str]]
+Row = tuple[CardTransaction | Rejection, Mapping[str, str]]
 
 #: A physical line longer than this is cut (the rest skipped) and its record rejected,
 #: so one runaway line costs bounded memory. The csv module's own field limit is set to
@@ -82,6 +82,10 @@ def read_rows(path: Path, on_bytes: Callable[[int], None] = lambda n: None) -> I
         except csv.Error as exc:
             raise PgfraudError(f"{path}: cannot read the header line: {exc}") from None
         columns = _check_header(path, header)
+        # The layout's columns in COLUMNS order, by position; where a name repeats, the
+        # last column of that name counts (as it would in a dict of the record).
+        position = {name: index for index, name in enumerate(columns)}
+        pick = operator.itemgetter(*(position[name] for name in COLUMNS))
         while True:
             try:
                 row = next(reader)
@@ -93,23 +97,22 @@ def read_rows(path: Path, on_bytes: Callable[[int], None] = lambda n: None) -> I
                 yield (Rejection(reason, f"line {reader.line_num}: {exc}"),
                        {"file": path.name, "line": str(reader.line_num)})
                 continue
-            where = {"file": path.name, "line": str(reader.line_num)}
             if lines.cut:  # what was read of the line, for the operator
                 lines.cut = False
                 yield (Rejection("field_too_long", f"line {reader.line_num} is longer than "
                                                    f"{MAX_LINE_CHARS:,} characters"),
-                       {"record": ",".join(row), **where})
+                       {"record": ",".join(row), "file": path.name,
+                        "line": str(reader.line_num)})
                 continue
             if not row:
                 continue
             if len(row) != len(columns):
                 yield (Rejection("bad_row", f"line {reader.line_num}: {len(row)} fields, "
                                             f"expected {len(columns)}"),
-                       {"record": ",".join(row), **where})
+                       {"record": ",".join(row), "file": path.name,
+                        "line": str(reader.line_num)})
                 continue
-            fields = dict(zip(columns, row, strict=True))
-            fields.update(where)  # parse reads only the layout's columns
-            yield parse(fields), fields
+            yield _parse(pick(row)), Record(columns, row, path.name, reader.line_num)
 
 
 class _Lines:
@@ -138,6 +141,41 @@ class _Lines:
         return line[:1024].replace('"', "") + "\n"
 
 
+class Record(Mapping[str, str]):
+    """A record's raw fields by column name, with ``file`` and ``line``: what a rejection
+    keeps of it. The dict is built when first read; most records are stored, and their
+    raw fields are never read."""
+
+    __slots__ = ("_names", "_values", "_file", "_line", "_fields")
+
+    def __init__(self, names: Sequence[str], values: Sequence[str], file: str,
+                 line: int) -> None:
+        self._names = names
+        self._values = values
+        self._file = file
+        self._line = line
+        self._fields: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        if self._fields is None:
+            fields = dict(zip(self._names, self._values, strict=True))
+            fields.update(file=self._file, line=str(self._line))
+            self._fields = fields
+        return self._fields
+
+    def __getitem__(self, key: str) -> str:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return f"Record({self._dict()!r})"
+
+
 def _check_header(path: Path, header: list[str] | None) -> list[str]:
     if header is None:
         raise PgfraudError(f"{path} is empty")
@@ -153,50 +191,51 @@ def _check_header(path: Path, header: list[str] | None) -> list[str]:
     return names
 
 
-def parse(fields: dict[str, str]) -> CardTransaction | Rejection:
-    """One CSV record to a transaction, or the reason it cannot be one."""
-    missing = [name for name in REQUIRED if not fields.get(name, "").strip()]
-    if missing:
+def parse(fields: Mapping[str, str]) -> CardTransaction | Rejection:
+    """One CSV record to a transaction, or the reason it cannot be one. An absent column
+    reads as empty, except ``is_fraud``, which reads as 0."""
+    return _parse([fields.get(name, "0" if name == "is_fraud" else "") for name in COLUMNS])
+
+
+def _parse(values: Sequence[str]) -> CardTransaction | Rejection:
+    """:func:`parse` of a record's values in :data:`COLUMNS` order."""
+    (when, cc_num, merchant, category, amt, _first, _last, _gender, _street, _city, _state,
+     _zip, lat, long, city_pop, _job, dob, trans_num, _unix_time, merch_lat, merch_long,
+     is_fraud) = values
+    when_text, pan, amount_text = when.strip(), cc_num.strip(), amt.strip()
+    merchant, category, trans_num = merchant.strip(), category.strip(), trans_num.strip()
+    if not (when_text and pan and merchant and category and amount_text and trans_num
+            and merch_lat.strip() and merch_long.strip()):
+        required = (when, cc_num, merchant, category, amt, trans_num, merch_lat, merch_long)
+        missing = [name for name, value in zip(REQUIRED, required, strict=True)
+                   if not value.strip()]
         return Rejection("missing_field", f"empty: {', '.join(missing)}")
     try:
-        transacted_at = dt.datetime.fromisoformat(fields["trans_date_trans_time"].strip())
+        transacted_at = dt.datetime.fromisoformat(when_text)
     except ValueError:
-        return Rejection("bad_timestamp",
-                         f"cannot read time {fields['trans_date_trans_time'][:64]!r}")
+        return Rejection("bad_timestamp", f"cannot read time {when[:64]!r}")
     if transacted_at.tzinfo is None:
         transacted_at = transacted_at.replace(tzinfo=dt.UTC)
-    amount_text = fields["amt"].strip()
     if not _AMOUNT.fullmatch(amount_text):
         return Rejection("bad_amount", f"amount {amount_text[:64]!r} is not a plain decimal "
                                        f"number")
+    lat, long, city_pop, dob = lat.strip(), long.strip(), city_pop.strip(), dob.strip()
     try:
-        merchant_lat = _float(fields["merch_lat"])
-        merchant_long = _float(fields["merch_long"])
-        home_lat = _optional(fields.get("lat"), _float)
-        home_long = _optional(fields.get("long"), _float)
+        merchant_lat = _float(merch_lat)
+        merchant_long = _float(merch_long)
+        home_lat = _float(lat) if lat else None
+        home_long = _float(long) if long else None
     except ValueError:
         return Rejection("bad_coordinates", "a coordinate is not a plain decimal number")
     try:
-        city_pop = _optional(fields.get("city_pop"), _int)
-        birth_date = _optional(fields.get("dob"), dt.date.fromisoformat)
-        is_fraud = _flag(fields.get("is_fraud", "0"))
+        population = _int(city_pop) if city_pop else None
+        birth_date = dt.date.fromisoformat(dob) if dob else None
+        fraud = _flag(is_fraud)
     except ValueError as exc:
         return Rejection("bad_field", str(exc)[:200])
-    return CardTransaction(
-        trans_num=fields["trans_num"].strip(),
-        transacted_at=transacted_at,
-        pan=fields["cc_num"].strip(),
-        amount=Decimal(amount_text),
-        merchant=fields["merchant"].strip(),
-        category=fields["category"].strip(),
-        merchant_lat=merchant_lat,
-        merchant_long=merchant_long,
-        home_lat=home_lat,
-        home_long=home_long,
-        city_pop=city_pop,
-        birth_date=birth_date,
-        is_fraud=is_fraud,
-    )
+    return CardTransaction(trans_num, transacted_at, pan, Decimal(amount_text), merchant,
+                           category, merchant_lat, merchant_long, home_lat, home_long,
+                           population, birth_date, fraud)
 
 
 def _float(value: str) -> float:
@@ -209,19 +248,13 @@ def _float(value: str) -> float:
 
 def _int(value: str) -> int:
     """At most 10 ASCII digits (``int`` alone takes ``1_0``, signs and other scripts)."""
-    value = value.strip()
     if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise ValueError(f"{value[:64]!r} is not a plain whole number")
     return int(value)
 
 
-def _optional(value: str | None, convert: Callable[[str], T]) -> T | None:
-    value = (value or "").strip()
-    return convert(value) if value else None
-
-
-def _flag(value: str | None) -> bool:
-    value = (value or "").strip()
+def _flag(value: str) -> bool:
+    value = value.strip()
     if value in ("0", "1"):
         return value == "1"
     raise ValueError(f"is_fraud {value!r} is not 0 or 1")

@@ -73,6 +73,11 @@ class CardTransaction:
 
 def problem(tx: CardTransaction) -> Rejection | None:
     """The first reason ``tx`` cannot be stored, or None. Mirrors the table's checks."""
+    return None if _typical(tx) else _first_problem(tx)
+
+
+def _first_problem(tx: CardTransaction) -> Rejection | None:
+    """Every check, in order: the reason and its detail."""
     for name, limit in MAX_TEXT.items():
         text_problem = _text_problem(name, getattr(tx, name), limit)
         if text_problem:
@@ -113,6 +118,38 @@ def problem(tx: CardTransaction) -> Rejection | None:
     return None
 
 
+def _typical(tx: CardTransaction) -> bool:
+    """True only when :func:`_first_problem` finds nothing: its checks at once, on exact
+    types (a float, not a Decimal, in a coordinate; a UTC time), without the messages,
+    in about 60 % of the time. False sends the row through every check for its reason;
+    a property test holds this to never answering True for a row with a problem."""
+    trans_num, merchant, category = tx.trans_num, tx.merchant, tx.category
+    if not (type(trans_num) is str and type(merchant) is str and type(category) is str
+            and len(trans_num) <= 128 and len(merchant) <= 256 and len(category) <= 64
+            and trans_num.strip() and merchant.strip() and category.strip()
+            and _SUSPECT.search(trans_num + merchant + category) is None):
+        return False
+    pan, amount, at = tx.pan, tx.amount, tx.transacted_at
+    if not (type(pan) is str and pan_problem(pan) is None
+            and type(amount) is Decimal and amount.is_finite() and 0 <= amount <= MAX_AMOUNT
+            and type(at) is dt.datetime and at.tzinfo is dt.UTC):
+        return False
+    lat, long = tx.merchant_lat, tx.merchant_long
+    if not (type(lat) is float and type(long) is float
+            and -90.0 <= lat <= 90.0 and -180.0 <= long <= 180.0):
+        return False
+    home_lat, home_long = tx.home_lat, tx.home_long
+    if not (home_lat is None and home_long is None or (
+            type(home_lat) is float and type(home_long) is float
+            and -90.0 <= home_lat <= 90.0 and -180.0 <= home_long <= 180.0)):
+        return False
+    city_pop, birth_date, scenario = tx.city_pop, tx.birth_date, tx.scenario
+    return ((city_pop is None or type(city_pop) is int and 0 <= city_pop <= 2**31 - 1)
+            and (birth_date is None or type(birth_date) is dt.date
+                 and EARLIEST_BIRTH_DATE <= birth_date <= at.date())
+            and (scenario is None or scenario in SCENARIOS))
+
+
 def round_amount(amount: Decimal) -> Decimal:
     """``amount`` to the cent, half up (what numeric(12, 2) stores); finite, below 1e11."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
@@ -143,21 +180,14 @@ def payload_sha256(tx: CardTransaction, card_token: str) -> str:
 
     Ground truth (is_fraud, scenario) is not part of the payload.
     """
-    fields = (
-        tx.trans_num,
-        tx.transacted_at.astimezone(dt.UTC).isoformat(),
-        card_token,
-        str(round_amount(tx.amount)),
-        tx.merchant,
-        tx.category,
-        repr(float(tx.merchant_lat)),
-        repr(float(tx.merchant_long)),
-        repr(tx.home_lat),
-        repr(tx.home_long),
-        repr(tx.city_pop),
-        tx.birth_date.isoformat() if tx.birth_date else "",
-    )
-    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+    birth_date = tx.birth_date
+    # The fields joined by U+001F, as text: the format stored hashes were made with.
+    text = (f"{tx.trans_num}\x1f{tx.transacted_at.astimezone(dt.UTC).isoformat()}"
+            f"\x1f{card_token}\x1f{round_amount(tx.amount)!s}\x1f{tx.merchant}"
+            f"\x1f{tx.category}\x1f{float(tx.merchant_lat)!r}\x1f{float(tx.merchant_long)!r}"
+            f"\x1f{tx.home_lat!r}\x1f{tx.home_long!r}\x1f{tx.city_pop!r}"
+            f"\x1f{birth_date.isoformat() if birth_date else ''}")
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass

@@ -88,6 +88,12 @@ _CANDIDATE = re.compile("|".join([_PLAIN, _grouped(" "), _grouped("[.]"), _group
 # unrolled, and a separator is never given back (it is never a digit): 0.5 us instead of
 # 2 us on a 32-hex id. It finds the same strings (a unit test checks).
 _PREFILTER = re.compile("(?<![0-9])[0-9]" + "[ .-]?+[0-9]" * 12)
+# The same, led by its first digit so that the engine skips to digits before it tries a
+# match: 0.2 us instead of 0.6 us on a merchant name, slower on text with many digits.
+_FIELD_PREFILTER = re.compile("[0-9](?<![0-9]{2})" + "[ .-]?+[0-9]" * 12)
+# One hex run of 32 or more characters (a digest, a hex transaction id): it holds no
+# candidate, since every digit run in it is inside the run and it has no separator.
+_HEX_RUN = re.compile("[0-9A-Fa-f]{32,}")
 _SEPARATORS = str.maketrans("", "", " .-")
 
 
@@ -137,6 +143,13 @@ def may_hold_card_number(text: str) -> bool:
     """False when ``text`` holds no candidate for sure (no 13 digits with at most one
     separator between two): one search, the answer for almost any real text."""
     return _PREFILTER.search(text) is not None
+
+
+def may_hold_card_number_field(value: str) -> bool:
+    """:func:`may_hold_card_number` for one short field (a merchant name, a category, a
+    transaction id), faster there, and also False for a value that is one hex run of 32
+    or more characters: the answer for a typical row in three calls, 0.5 us in all."""
+    return _HEX_RUN.fullmatch(value) is None and _FIELD_PREFILTER.search(value) is not None
 
 
 def find_card_numbers(text: str) -> list[str]:

@@ -63,6 +63,16 @@ def test_sql_finds_every_layout_glued_into_text(conn, parts: list[tuple[Any, ...
     assert has_card_number(conn, texts) == [True] * len(texts)
 
 
+@reuse_database
+@given(st.lists(st.tuples(pg_text, pg_text, pg_text), min_size=1, max_size=20))
+def test_three_fields_joined_by_a_slash_hold_one_when_one_of_them_does(
+        conn, fields: list[tuple[str, str, str]]) -> None:
+    """ingest.accept_batch checks trans_num, merchant and category in one call."""
+    joined = has_card_number(conn, ["/".join(three) for three in fields])
+    each = has_card_number(conn, [text for three in fields for text in three])
+    assert joined == [any(each[3 * i:3 * i + 3]) for i in range(len(fields))]
+
+
 def test_luhn_and_the_function_contract(conn) -> None:
     row = conn.execute(
         "select ingest.luhn_valid('4111111111111111'), ingest.luhn_valid('4111111111111112'),"

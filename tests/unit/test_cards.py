@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import stat
@@ -20,6 +21,7 @@ from pgfraud.kernel.card_numbers import (
     mask_card_numbers,
     mask_pan,
     may_hold_card_number,
+    may_hold_card_number_field,
     pan_problem,
 )
 from pgfraud.kernel.errors import PgfraudError
@@ -64,6 +66,16 @@ def test_tokens_are_stable_per_key_and_keep_only_the_last_four() -> None:
     assert b.tokenize("4111111111111111")[0] != token
     assert a.tokenize("5500005555555559")[0] != token
     assert "4111111111111111" not in token
+
+
+@given(st.binary(min_size=16, max_size=64), st.lists(st.text(max_size=25), max_size=5))
+def test_tokens_are_the_hmac_sha256_of_the_card_number(key: bytes, pans: list[str]) -> None:
+    """The tokenizer copies one keyed HMAC per card; each token is still HMAC-SHA256 of
+    that card alone under the key (what every stored token was made with)."""
+    tokenizer = Tokenizer(key)
+    for pan in [p for p in pans if p.isascii()] * 2:
+        expected = hmac.new(key, pan.encode("ascii"), hashlib.sha256).hexdigest()
+        assert tokenizer.tokenize(pan) == (expected, pan[-4:])
 
 
 def test_short_keys_are_refused() -> None:
@@ -281,6 +293,30 @@ def test_tokens_hold_no_candidate(key: bytes, pan: str) -> None:
 @given(st.one_of(adversarial_text, st.text()))
 def test_the_fast_prefilter_agrees_with_the_portable_one(text: str) -> None:
     assert may_hold_card_number(text) == (re.search(PREFILTER_PATTERN, text) is not None)
+
+
+@given(st.lists(st.one_of(adversarial_text, st.text()), min_size=3, max_size=3))
+def test_fields_joined_by_a_slash_hold_a_card_number_when_one_of_them_does(
+        fields: list[str]) -> None:
+    """No candidate spans '/', and a lookaround sees it as it sees the edge of the text
+    (ingest.accept_batch checks the three text fields of a row in one call)."""
+    assert bool(find_card_numbers("/".join(fields))) == any(map(find_card_numbers, fields))
+
+
+@given(st.one_of(adversarial_text, st.text(), hex_digests, st.uuids().map(lambda u: u.hex)))
+def test_the_field_prefilter_is_sure_when_it_says_no(text: str) -> None:
+    """A field the producer does not search further holds no candidate: masking leaves
+    it as it is. Outside one hex run of 32+ characters it is the portable prefilter."""
+    if not may_hold_card_number_field(text):
+        assert find_card_numbers(text) == [] and mask_card_numbers(text) == text
+    if not re.fullmatch("[0-9A-Fa-f]{32,}", text):
+        assert may_hold_card_number_field(text) == may_hold_card_number(text)
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEF", min_size=32, max_size=80))
+def test_a_hex_run_of_32_or_more_holds_no_candidate(text: str) -> None:
+    assert not may_hold_card_number_field(text)
+    assert find_card_numbers(text) == [] and mask_card_numbers(text) == text
 
 
 def test_key_from_environment_file_or_generated(tmp_path: Path, monkeypatch) -> None:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+import csv
 import datetime as dt
+import io
+import itertools
+import math
+import zoneinfo
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pgfraud.kernel.errors import PgfraudError
-from producer import kaggle
+from producer import kaggle, records
 from producer.records import CardTransaction, Rejection, payload_sha256, problem
+from producer.stream import StreamConfig, TransactionStream
 
 GOOD = {
     "index": "0", "trans_date_trans_time": "2019-01-01 00:00:18", "cc_num": "4111111111111111",
@@ -145,3 +155,129 @@ def test_bytes_are_reported_for_the_progress_bar(tmp_path: Path) -> None:
     seen: list[int] = []
     list(kaggle.read_rows(path, seen.append))
     assert sum(seen) == path.stat().st_size
+
+
+# -- The fast paths decide as the checks they stand in for ------------------------------
+
+#: Values of every kind for each field: typical ones, edge values, wrong types.
+ANY_VALUE: dict[str, st.SearchStrategy[Any]] = {
+    "trans_num": st.one_of(st.text(max_size=140), st.sampled_from(["", " ", "t" * 129]),
+                           st.none(), st.integers()),
+    "merchant": st.one_of(st.text(max_size=270), st.sampled_from(["a\x00b", "caf\udce9"]),
+                          st.none()),
+    "category": st.one_of(st.text(max_size=70), st.just("\x85")),
+    "pan": st.one_of(st.text(alphabet="0123456789 ", max_size=21), st.text(max_size=5),
+                     st.sampled_from(["4111111111111111", "4111111111111112"]),
+                     st.integers()),
+    "amount": st.one_of(st.decimals(allow_nan=True, allow_infinity=True),
+                        st.decimals(min_value=0, max_value=10**10, places=3),
+                        st.sampled_from([Decimal("9999999999.99"), Decimal("9999999999.995"),
+                                         Decimal("-0"), Decimal("sNaN"), Decimal("1e28")]),
+                        st.floats(), st.integers()),
+    "transacted_at": st.one_of(
+        st.datetimes(timezones=st.just(dt.UTC)), st.datetimes(),
+        st.datetimes(timezones=st.sampled_from([dt.timezone(dt.timedelta(hours=14)),
+                                                dt.timezone(dt.timedelta(hours=-14)),
+                                                zoneinfo.ZoneInfo("Europe/Berlin")])),
+        st.dates()),
+    "merchant_lat": st.one_of(st.floats(), st.floats(-91, 91), st.decimals(), st.integers(),
+                              st.none()),
+    "merchant_long": st.one_of(st.floats(), st.floats(-181, 181), st.none(), st.booleans()),
+    "home_lat": st.one_of(st.none(), st.floats(), st.floats(-91, 91), st.integers(-91, 91)),
+    "home_long": st.one_of(st.none(), st.floats(-181, 181), st.decimals()),
+    "city_pop": st.one_of(st.none(), st.integers(), st.sampled_from([2**31 - 1, 2**31]),
+                          st.booleans(), st.floats()),
+    "birth_date": st.one_of(st.none(), st.dates(), st.datetimes()),
+    "scenario": st.one_of(st.none(), st.sampled_from([*records.SCENARIOS, "other"])),
+}
+
+
+def simulated(count: int) -> list[CardTransaction]:
+    config = StreamConfig(seed=11, start=dt.datetime(2026, 3, 1, tzinfo=dt.UTC), cards=40,
+                          merchants=20)
+    return [tx for tx, _ in itertools.islice(TransactionStream(config), count)]
+
+
+SIMULATED = simulated(50)
+
+
+@settings(max_examples=500)
+@given(st.data())
+def test_a_row_taken_as_typical_passes_every_check(data: st.DataObject) -> None:
+    """records._typical answers for most rows at once: never for a row with a problem."""
+    tx = copy.copy(data.draw(st.sampled_from(SIMULATED)))
+    for name in data.draw(st.sets(st.sampled_from(sorted(ANY_VALUE)), max_size=3)):
+        setattr(tx, name, data.draw(ANY_VALUE[name]))
+    if records._typical(tx):
+        assert records._first_problem(tx) is None
+
+
+def test_typical_rows_take_the_fast_path() -> None:
+    """The simulator's rows and the Kaggle layout's are typical (the speed depends on it)."""
+    parsed = tx_from()
+    assert isinstance(parsed, CardTransaction) and records._typical(parsed)
+    assert all(records._typical(tx) for tx in simulated(200))
+
+
+@pytest.mark.parametrize(("tx", "digest"), [
+    (CardTransaction("0b242abb623afc578575680df30655b9",
+                     dt.datetime(2019, 1, 1, 0, 0, 18, tzinfo=dt.UTC), "4111111111111111",
+                     Decimal("4.97"), "fraud_Rippin, Kub and Mann", "misc_net", 36.011293,
+                     -82.048315, 36.0788, -81.1781, 3495, dt.date(1988, 3, 9)),
+     "28144c69d47077fd7019a90edcca702ef5afe0c1fa8e3fd8a447c700491daca6"),
+    (CardTransaction("t-2", dt.datetime(2026, 3, 1, 12, 30, 5, 250,
+                                        tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+                     "4111111111111111", Decimal("1234.565"), "Caf\u00e9 \u2713", "travel",
+                     -0.0, 180.0, None, None, None, None),
+     "ef91b61ef7bdf70b9b392cbc90a7763d426653664c91dfd1c08a281c9c8f12b5"),
+])
+def test_payload_hashes_are_those_already_stored(tx: CardTransaction, digest: str) -> None:
+    """Pinned: a row stored before any change to the hash must stay a duplicate when it is
+    sent again, not become a conflict."""
+    assert payload_sha256(tx, "ab" * 32) == digest
+
+
+FIELD_TEXT = st.one_of(
+    st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"]),
+            max_size=12),  # a record on one line
+    st.sampled_from(["", " ", "0", "1", "2019-01-01 00:00:18", "2019-01-01T00:00:18+01:00",
+                     "4111111111111111", "4.97", "-1", "1e3", "1_0", "nan", "36.0788", "1988-03-09",
+                     " 3495 ", "\u0663", "12.", "yes"]))
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_records_are_read_by_column_name_in_any_layout(tmp_path_factory: pytest.TempPathFactory,
+                                                       data: st.DataObject) -> None:
+    """Columns in any order, extra and repeated columns: each record reads as parse() of
+    the dict of its fields (the last column of a repeated name counts), and its raw
+    fields are that dict with file and line."""
+    names = data.draw(st.permutations(kaggle.COLUMNS))
+    names += data.draw(st.lists(st.sampled_from([*kaggle.COLUMNS, "extra", "file"]),
+                                max_size=3))
+    # Mostly good values, so that many records are transactions.
+    rows = data.draw(st.lists(st.tuples(*(
+        st.one_of(st.just(GOOD.get(name, "x")), st.just(GOOD.get(name, "x")), FIELD_TEXT)
+        for name in names)).map(list), min_size=1, max_size=5))
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["index", *names])
+    for index, row in enumerate(rows):
+        writer.writerow([str(index), *row])
+    path = tmp_path_factory.mktemp("layout") / "any.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    read = list(kaggle.read_rows(path))
+    assert len(read) == len(rows)
+    for line, (row, (parsed, raw)) in enumerate(zip(rows, read, strict=True), start=2):
+        fields = {**dict(zip(["index", *names], [str(line - 2), *row], strict=True)),
+                  "file": "any.csv", "line": str(line)}
+        assert dict(raw) == fields and raw == fields and len(raw) == len(fields)
+        assert parsed == kaggle.parse(fields)
+        if isinstance(parsed, CardTransaction):
+            expected_fraud = fields["is_fraud"].strip() == "1"
+            assert parsed.is_fraud is expected_fraud
+            assert parsed.trans_num == fields["trans_num"].strip()
+            lat = fields["lat"].strip()
+            assert (parsed.home_lat is None) == (lat == "")
+            if lat and not math.isnan(float(lat)):
+                assert parsed.home_lat == float(lat)

@@ -1,4 +1,4 @@
--- Undo migration 0011: the ingest trigger computes features with features.compute_range
+-- Undo migration 0012: the ingest trigger computes features with features.compute_range
 -- again, and the card windows are dropped.
 
 create or replace function features.after_transactions_insert() returns trigger
