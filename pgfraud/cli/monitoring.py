@@ -48,7 +48,8 @@ def dbt(dbt_args: tuple[str, ...]) -> None:
     pgfraud dbt build --vars '{label_maturity_days: 7}'
 
     Marts: fct_daily_model_performance, fct_daily_feature_drift,
-    fct_daily_score_distribution, fct_scoring_minutes, fct_daily_label_backlog,
+    fct_daily_feature_histograms, fct_daily_score_distribution, fct_scoring_minutes,
+    fct_daily_label_backlog,
     fct_hourly_quarantine, fct_daily_champions, fct_daily_decision_value,
     fct_model_calibration, fct_model_reliability, fct_model_decisions,
     fct_mart_freshness, dim_models (docs/monitoring.md).

@@ -52,6 +52,9 @@
 
 -- Feature computation reads the label history (scoring.label_events).
 \ir features/compute_range.sql
+\ir features/card_windows.sql
+\ir features/rebuild_card_windows.sql
+\ir features/compute_batch.sql
 \ir features/ingest_triggers.sql
 
 -- ml: retraining decisions, drift, guardrails and live evidence read scores and labels.

@@ -37,9 +37,10 @@ from tests.monitoring import (
 from tests.reference_metrics import psi
 
 MARTS = ("fct_daily_model_performance", "fct_daily_feature_drift",
-         "fct_daily_score_distribution", "fct_scoring_minutes", "fct_daily_label_backlog",
-         "fct_hourly_quarantine", "dim_models", "fct_daily_champions",
-         "fct_daily_decision_value", "fct_model_calibration", "fct_model_reliability")
+         "fct_daily_feature_histograms", "fct_daily_score_distribution",
+         "fct_scoring_minutes", "fct_daily_label_backlog", "fct_hourly_quarantine",
+         "dim_models", "fct_daily_champions", "fct_daily_decision_value",
+         "fct_model_calibration", "fct_model_reliability")
 #: Marts whose rows depend on when they were built (not compared across builds).
 BUILD_MARTS = ("fct_mart_freshness",)
 MATURITY = dt.timedelta(days=VARS["label_maturity_days"])
@@ -219,38 +220,98 @@ def test_metrics_with_ties_and_relabels_equal_sklearn(databases: Databases,
 
 
 def test_feature_and_score_drift_equal_numpy(monitored: Monitored) -> None:
+    """Every day's PSI of every feature and of the score, for the champion and the
+    shadow, from the week's raw rows with numpy."""
     window = dt.timedelta(days=7)
+    checked = 0
     with psycopg.connect(monitored.url) as conn:
-        drift = conn.execute(
-            "select day, feature, psi, observations, is_drifted "
-            "from analytics.fct_daily_feature_drift where model_version = %s",
-            (monitored.champion,)).fetchall()
-        ((reference,),) = conn.execute("select reference_distributions from ml.models "
-                                       "where model_version = %s", (monitored.champion,))
-        names = list(reference["features"])
-        checked = 0
-        for day in sorted({d for d, *_ in drift})[-3:]:
-            end = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(days=1)
-            rows = conn.execute(sql.SQL(
-                "select {} from features.model_input_v1 where transacted_at >= %s "
-                "and transacted_at < %s").format(sql.SQL(", ").join(map(sql.Identifier, names))),
-                (end - window, end)).fetchall()
-            scores = [s for (s,) in conn.execute(
-                "select p.score from scoring.predictions p join ingest.transactions t "
-                "using (transaction_id) where p.model_version = %s and t.transacted_at >= %s "
-                "and t.transacted_at < %s", (monitored.champion, end - window, end))]
-            mart = {f: (value, n, flag) for d, f, value, n, flag in drift if d == day}
-            assert set(mart) == {*names, "score"}
-            for i, name in enumerate(names):
-                expected = psi([r[i] for r in rows], reference["features"][name])
-                assert mart[name][0] == pytest.approx(expected, abs=TOLERANCE), (day, name)
-                assert mart[name][1] == len(rows)
-                assert mart[name][2] is (mart[name][0] > 0.2)
-                checked += 1
-            assert mart["score"][0] == pytest.approx(psi(scores, reference["score"]),
-                                                     abs=TOLERANCE)
-            assert mart["score"][1] == len(scores)
-    assert checked == 3 * len(names)
+        for version in (monitored.champion, monitored.shadow):
+            drift = conn.execute(
+                "select day, feature, psi, observations, is_drifted "
+                "from analytics.fct_daily_feature_drift where model_version = %s",
+                (version,)).fetchall()
+            ((reference,),) = conn.execute("select reference_distributions from ml.models "
+                                           "where model_version = %s", (version,))
+            names = list(reference["features"])
+            days = sorted({d for d, *_ in drift})
+            assert len(days) >= DAYS - 3
+            for day in days:
+                end = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(days=1)
+                rows = conn.execute(sql.SQL(
+                    "select {} from features.model_input_v1 where transacted_at >= %s "
+                    "and transacted_at < %s").format(
+                        sql.SQL(", ").join(map(sql.Identifier, names))),
+                    (end - window, end)).fetchall()
+                scores = [s for (s,) in conn.execute(
+                    "select p.score from scoring.predictions p join ingest.transactions t "
+                    "using (transaction_id) where p.model_version = %s "
+                    "and t.transacted_at >= %s and t.transacted_at < %s",
+                    (version, end - window, end))]
+                mart = {f: (value, n, flag) for d, f, value, n, flag in drift if d == day}
+                assert set(mart) == {*names, "score"}
+                for i, name in enumerate(names):
+                    expected = psi([r[i] for r in rows], reference["features"][name])
+                    assert mart[name][0] == pytest.approx(expected, abs=TOLERANCE), (
+                        version, day, name)
+                    assert mart[name][1] == len(rows)
+                    assert mart[name][2] is (mart[name][0] > 0.2)
+                    checked += 1
+                assert mart["score"][0] == pytest.approx(psi(scores, reference["score"]),
+                                                         abs=TOLERANCE), (version, day)
+                assert mart["score"][1] == len(scores)
+    assert checked >= 2 * (DAYS - 3) * len(names)
+
+
+def drift_from_the_function(url: str) -> dict[tuple[Any, ...], tuple[float, int]]:
+    """ml.feature_drift (what the retraining trigger runs) over the window of every
+    (day, model) of the drift mart: {(day, model, feature): (psi, observations)}."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select m.day, m.model_version, d.feature, d.psi, d.observations"
+            "  from (select distinct day, model_version"
+            "          from analytics.fct_daily_feature_drift) as m"
+            "  cross join lateral ml.feature_drift(m.model_version,"
+            "      (m.day - 6)::timestamp at time zone 'UTC',"
+            "      (m.day + 1)::timestamp at time zone 'UTC') as d").fetchall()
+    return {(day, version, feature): (value, n) for day, version, feature, value, n in rows}
+
+
+def assert_drift_equals_the_function(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        mart = {(day, version, feature): (value, n) for day, version, feature, value, n
+                in conn.execute("select day, model_version, feature, psi, observations "
+                                "from analytics.fct_daily_feature_drift")}
+    expected = drift_from_the_function(url)
+    assert set(mart) == set(expected)
+    for key, (value, n) in expected.items():
+        assert mart[key][0] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+        assert mart[key][1] == n, key
+    return len(expected)
+
+
+def test_drift_mart_equals_ml_feature_drift(monitored: Monitored) -> None:
+    """The mart's PSI (summed daily counts) is ml.feature_drift's on every row."""
+    assert assert_drift_equals_the_function(monitored.url) > 20 * 2 * DAYS
+
+
+def test_drift_mart_counts_null_nan_and_infinite_values_as_ml_feature_drift(
+        databases: Databases, monitored: Monitored, tmp_path: Path) -> None:
+    """NULL, NaN and ±Infinity feature values fall in the NULL bin, as in the function
+    (to_jsonb turns NaN and infinities into strings there, not numbers)."""
+    url = databases.clone(monitored.url)
+    with psycopg.connect(url) as conn:
+        conn.execute("update features.transaction_features set"
+                     " amount_zscore_30d = case transaction_id % 3 when 0 then 'NaN'::float8"
+                     "   when 1 then 'Infinity' else '-Infinity' end,"
+                     " km_from_previous = null"
+                     " where transaction_id % 7 = 0")
+    analytics.build(url, state_dir=tmp_path, full_refresh=True, variables=VARS)
+    with psycopg.connect(url) as conn:
+        ((null_bin,),) = conn.execute(
+            "select sum(observations) from analytics.fct_daily_feature_histograms "
+            "where feature = 'amount_zscore_30d' and bin = -1")
+    assert null_bin > 100
+    assert assert_drift_equals_the_function(url) > 20 * 2 * DAYS
 
 
 def _labelled_predictions(url: str) -> list[tuple[Any, ...]]:
@@ -375,6 +436,17 @@ def test_label_backlog_and_quarantine(monitored: Monitored) -> None:
         "bad_amount": 4 + SEEDED_INVALID, "missing_field": 4, "bad_coordinates": 4}
 
 
+def test_a_build_with_nothing_new_changes_no_mart(databases: Databases,
+                                                  monitored: Monitored,
+                                                  tmp_path: Path) -> None:
+    url = databases.clone(monitored.url)
+    before = snapshot(url)
+    analytics.build(url, state_dir=tmp_path, variables=VARS)
+    after = snapshot(url)
+    for mart in MARTS:
+        assert same_rows(before[mart], after[mart]), mart
+
+
 def test_incremental_builds_equal_a_full_refresh(databases: Databases, monitored: Monitored,
                                                  tmp_path: Path) -> None:
     url = databases.clone(monitored.url)
@@ -391,6 +463,37 @@ def test_incremental_builds_equal_a_full_refresh(databases: Databases, monitored
     assert len(full["fct_daily_feature_drift"]) > len(before["fct_daily_feature_drift"])
     assert max(r[1] for r in full["fct_daily_feature_drift"]) == (
         START + dt.timedelta(days=DAYS + 1)).date()
+
+
+def test_late_rows_and_a_new_model_rebuild_the_days_they_touch(
+        databases: Databases, monitored: Monitored, tmp_path: Path) -> None:
+    """Rows that arrive for an old day (newer predictions than the last build) and a
+    model that starts scoring (its first days need the week before them, which no
+    model of its own scored) reach the histograms and the drift incrementally."""
+    url = databases.clone(monitored.url)
+    with psycopg.connect(url) as conn:
+        ((watermark,),) = conn.execute("select max(prediction_id) from scoring.predictions")
+    old_day = START + dt.timedelta(days=4)
+    produce(url, days=0.5, cards=40, seed=77, start=old_day)
+    newcomer = quick_model(url, status="shadow", seed=2, trees=3)
+    score_and_label(url)
+    advance(url, DAYS, 1)
+    analytics.build(url, state_dir=tmp_path, variables=VARS)
+    incremental = snapshot(url)
+    analytics.build(url, state_dir=tmp_path, full_refresh=True, variables=VARS)
+    full = snapshot(url)
+    for mart in MARTS:
+        assert same_rows(incremental[mart], full[mart]), mart
+    with psycopg.connect(url) as conn:
+        ((newcomer_days,),) = conn.execute(
+            "select count(distinct day) from analytics.fct_daily_feature_histograms "
+            "where model_version = %s", (newcomer,))
+        ((late_versions,),) = conn.execute(
+            "select count(distinct model_version) from analytics.fct_daily_feature_drift "
+            "where day = %s and max_prediction_id > %s", (old_day.date(), watermark))
+    assert newcomer_days >= 7  # the days it scored and the six before each
+    assert late_versions >= 2  # the champion and the newcomer scored the late rows
+    assert_drift_equals_the_function(url)
 
 
 def test_a_build_before_anything_is_scored_does_not_stall_the_incremental_marts(

@@ -20,6 +20,7 @@ renamed as (
         trained_from,
         trained_to,
         label_cutoff_at,
+        reference_distributions,
         created_at,
         promoted_at
 

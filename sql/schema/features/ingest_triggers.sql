@@ -5,8 +5,9 @@
 -- allocated and committed in order (when a row is computed, every lower id has committed
 -- or never will).
 -- AFTER the statement: compute the new rows' features from the transition table's id
--- range with features.compute_range, the same function a backfill uses, and advance the
--- event clock (ingest/event_clock.sql).
+-- range with features.compute_batch (the card windows; equal to features.compute_range,
+-- the definition a backfill recomputes) and advance the event clock
+-- (ingest/event_clock.sql).
 
 create function features.before_transactions_insert() returns trigger
 language plpgsql
@@ -36,7 +37,7 @@ begin
         return null;
     end if;
     insert into features.transaction_features
-    select * from features.compute_range(first_id, last_id);
+    select * from features.compute_batch(first_id, last_id);
     update ingest.event_clock set max_transacted_at = greatest(max_transacted_at, latest);
     return null;
 end;
