@@ -356,3 +356,30 @@ def test_accept_batch_reads_each_staged_row_a_few_times_whatever_the_batch_holds
     assert read <= 20 * rows, f"{read:,} staged rows read for a batch of {rows}"
     assert len(details) == expected[2]
     assert all(f"stored as transaction {stored_id} " in detail for detail, stored_id in details)
+
+
+def test_a_batch_of_new_keys_is_inserted_without_looking_them_up_first(db_url: str) -> None:
+    """New keys go in with one lookup each (the unique index's, as it inserts): no index
+    scan of trans_num and no conflict check. A batch with a stored key goes in with ON
+    CONFLICT instead, and counts as before."""
+    rows = 300
+    scans = ("select pg_stat_get_xact_numscans("
+             "'ingest.transactions_trans_num_key'::regclass)")
+    with psycopg.connect(db_url) as conn:
+        first, second = uuid.uuid4(), uuid.uuid4()
+        stage = STAGE_KEYS.replace("i %% 10 = 0", "false")  # no ground truth to look up
+        changed = stage.replace("md5(i %% %(keys)s || %(payload)s)",
+                                "md5(i %% %(keys)s || %(payload)s || (i = 7)::text)")
+        conn.execute(stage, {"batch": first, "keys": rows, "payload": "pfalse", "rows": rows})
+        new = conn.execute("select accepted, duplicates, conflicts from"
+                           " ingest.accept_batch(%s)", (first,)).fetchone()
+        ((looked_up,),) = conn.execute(scans).fetchall()
+        conn.commit()
+        # the same keys again ('p' || 'false' is 'pfalse'), one with another payload
+        conn.execute(changed, {"batch": second, "keys": rows, "payload": "p", "rows": rows})
+        again = conn.execute("select accepted, duplicates, conflicts from"
+                             " ingest.accept_batch(%s)", (second,)).fetchone()
+        ((looked_up_again,),) = conn.execute(scans).fetchall()
+        conn.commit()
+    assert new == (rows, 0, 0) and looked_up == 0
+    assert again == (0, rows - 1, 1) and looked_up_again > 0

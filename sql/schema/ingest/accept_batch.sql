@@ -59,6 +59,8 @@ declare
     refused_total bigint;
     new_rows bigint;
     stored_now jsonb;       -- trans_num -> payload_sha256 of the rows this batch stored
+    refused_rows bigint;    -- staged rows the database refused
+    refused_by text;        -- the unique constraint that refused a key
 begin
     -- The ingest lock (also taken by the insert's trigger) now, so the clock and the
     -- policy read below cannot change before this batch commits.
@@ -107,10 +109,16 @@ begin
     from classified
     where s.batch_id = p_batch_id
       and s.ordinal = classified.ordinal;
+    get diagnostics refused_rows = row_count;
 
-    -- Event-time order keeps transaction_id close to event order within a batch. What each
-    -- new row was stored as, by trans_num, for the conflict check.
-    with inserted as (
+    -- Event-time order keeps transaction_id close to event order within a batch. A batch of
+    -- new keys, the usual case, goes in as it is: a row costs one lookup of its key (the
+    -- unique index's, as it inserts), and no row of the batch can conflict. When the
+    -- index refuses a key (stored before, or twice in the batch), that insert is undone
+    -- and the batch goes in with ON CONFLICT DO NOTHING, which looks each key up before it
+    -- inserts, keeping what each new row was stored as, by trans_num, for the conflict
+    -- check.
+    begin
         insert into ingest.transactions (
             trans_num, transacted_at, card_token, card_last4, amount, merchant, category,
             merchant_lat, merchant_long, home_lat, home_long, city_pop, cardholder_birth_date,
@@ -122,92 +130,119 @@ begin
             payload_sha256, source
         from ingest.staged_transactions
         where batch_id = p_batch_id and refusal is null
-        order by transacted_at, ordinal
-        on conflict (trans_num) do nothing
-        returning trans_num, payload_sha256
-    )
-    select count(*), coalesce(jsonb_object_agg(trans_num, payload_sha256), '{}')
-    into accepted, stored_now
-    from inserted;
+        order by transacted_at, ordinal;
+        get diagnostics accepted = row_count;
+        conflicts := 0;
+        new_rows := 0;
+    exception when unique_violation then
+        get stacked diagnostics refused_by = constraint_name;
+        if refused_by is distinct from 'transactions_trans_num_key' then
+            raise;
+        end if;
+        with inserted as (
+            insert into ingest.transactions (
+                trans_num, transacted_at, card_token, card_last4, amount, merchant, category,
+                merchant_lat, merchant_long, home_lat, home_long, city_pop, cardholder_birth_date,
+                payload_sha256, source
+            )
+            select
+                trans_num, transacted_at, card_token, card_last4, amount, merchant, category,
+                merchant_lat, merchant_long, home_lat, home_long, city_pop, cardholder_birth_date,
+                payload_sha256, source
+            from ingest.staged_transactions
+            where batch_id = p_batch_id and refusal is null
+            order by transacted_at, ordinal
+            on conflict (trans_num) do nothing
+            returning trans_num, payload_sha256
+        )
+        select count(*), coalesce(jsonb_object_agg(trans_num, payload_sha256), '{}')
+        into accepted, stored_now
+        from inserted;
 
-    -- A new statement sees what concurrent producers committed meanwhile (ON CONFLICT
-    -- waited for them), so every staged row now has a stored row under its trans_num:
-    -- itself or an earlier row of the batch (in stored_now), an identical re-send, or a
-    -- conflicting payload (read from the table: only these rows cost an index lookup).
-    -- Conflicts are counted per staged row, stored once per distinct payload.
-    with conflicting as (
-        select
-            staged_row.trans_num,
-            format('trans_num already stored as transaction %s with a different payload; kept the stored row',
-                   (select stored.transaction_id from ingest.transactions as stored
-                    where stored.trans_num = staged_row.trans_num)) as detail,
-            to_jsonb(staged_row) - 'batch_id' - 'ordinal' - 'is_fraud' - 'fraud_scenario'
-                - 'incident_id' - 'refusal' as raw_payload,
-            staged_row.source
-        from ingest.staged_transactions as staged_row
-        where staged_row.batch_id = p_batch_id
-          and staged_row.refusal is null
-          and staged_row.payload_sha256 <> coalesce(
-              stored_now ->> staged_row.trans_num,
-              (select stored.payload_sha256 from ingest.transactions as stored
-               where stored.trans_num = staged_row.trans_num))
-    ),
-    stored_conflicts as (
-        insert into ingest.quarantine (trans_num, reason, detail, raw_payload, raw_sha256, source)
-        select trans_num, 'conflict', detail, raw_payload,
-               encode(sha256(convert_to(source || ':conflict:' || raw_payload::text, 'UTF8')), 'hex'),
-               source
-        from conflicting
-        on conflict (raw_sha256) do nothing
-        returning 1
-    )
-    select (select count(*) from conflicting), (select count(*) from stored_conflicts)
-    into conflicts, new_rows;
+        -- A new statement sees what concurrent producers committed meanwhile (ON CONFLICT
+        -- waited for them), so every staged row now has a stored row under its trans_num:
+        -- itself or an earlier row of the batch (in stored_now), an identical re-send, or a
+        -- conflicting payload (read from the table: only these rows cost an index lookup).
+        -- Conflicts are counted per staged row, stored once per distinct payload.
+        with conflicting as (
+            select
+                staged_row.trans_num,
+                format('trans_num already stored as transaction %s with a different payload; kept the stored row',
+                       (select stored.transaction_id from ingest.transactions as stored
+                        where stored.trans_num = staged_row.trans_num)) as detail,
+                to_jsonb(staged_row) - 'batch_id' - 'ordinal' - 'is_fraud' - 'fraud_scenario'
+                    - 'incident_id' - 'refusal' as raw_payload,
+                staged_row.source
+            from ingest.staged_transactions as staged_row
+            where staged_row.batch_id = p_batch_id
+              and staged_row.refusal is null
+              and staged_row.payload_sha256 <> coalesce(
+                  stored_now ->> staged_row.trans_num,
+                  (select stored.payload_sha256 from ingest.transactions as stored
+                   where stored.trans_num = staged_row.trans_num))
+        ),
+        stored_conflicts as (
+            insert into ingest.quarantine (trans_num, reason, detail, raw_payload, raw_sha256, source)
+            select trans_num, 'conflict', detail, raw_payload,
+                   encode(sha256(convert_to(source || ':conflict:' || raw_payload::text, 'UTF8')), 'hex'),
+                   source
+            from conflicting
+            on conflict (raw_sha256) do nothing
+            returning 1
+        )
+        select (select count(*) from conflicting), (select count(*) from stored_conflicts)
+        into conflicts, new_rows;
+    end;
 
     -- Refused rows: the staged columns (tokens, not card numbers), text fields that hold
     -- a card number removed.
-    with refusals as (
-        select
-            case when ingest.has_card_number(s.trans_num) then null else s.trans_num end
-                as trans_num,
-            s.refusal as reason,
-            case s.refusal
-                when 'implausible_time' then format(
-                    'event time %s is outside the plausible range (ingest.event_time_policy)',
-                    s.transacted_at)
-                when 'card_number_in_text' then
-                    'a text field holds a card number; the field was removed'
-                else 'refused by the database''s own checks of staged rows'
-            end as detail,
-            to_jsonb(s) - 'batch_id' - 'ordinal' - 'is_fraud' - 'fraud_scenario'
-                - 'incident_id' - 'refusal'
-                || case when s.refusal = 'card_number_in_text' then jsonb_strip_nulls(
-                       jsonb_build_object(
-                           'trans_num', case when ingest.has_card_number(s.trans_num)
-                                             then '[card number removed]' end,
-                           'merchant', case when ingest.has_card_number(s.merchant)
-                                            then '[card number removed]' end,
-                           'category', case when ingest.has_card_number(s.category)
-                                            then '[card number removed]' end))
-                   else '{}' end as raw_payload,
-            s.source
-        from ingest.staged_transactions as s
-        where s.batch_id = p_batch_id and s.refusal is not null
-    ),
-    stored_refusals as (
-        insert into ingest.quarantine (trans_num, reason, detail, raw_payload, raw_sha256, source)
-        select trans_num, reason, detail, raw_payload,
-               encode(sha256(convert_to(source || ':' || reason || ':' || raw_payload::text,
-                                        'UTF8')), 'hex'),
-               source
-        from refusals
-        on conflict (raw_sha256) do nothing
-        returning 1
-    )
-    select coalesce(jsonb_object_agg(reason, n), '{}'), coalesce(sum(n), 0),
-           new_rows + (select count(*) from stored_refusals)
-    into refused, refused_total, new_rows
-    from (select reason, count(*) as n from refusals group by reason) as counted;
+    if refused_rows = 0 then
+        refused := '{}';
+        refused_total := 0;
+    else
+        with refusals as (
+            select
+                case when ingest.has_card_number(s.trans_num) then null else s.trans_num end
+                    as trans_num,
+                s.refusal as reason,
+                case s.refusal
+                    when 'implausible_time' then format(
+                        'event time %s is outside the plausible range (ingest.event_time_policy)',
+                        s.transacted_at)
+                    when 'card_number_in_text' then
+                        'a text field holds a card number; the field was removed'
+                    else 'refused by the database''s own checks of staged rows'
+                end as detail,
+                to_jsonb(s) - 'batch_id' - 'ordinal' - 'is_fraud' - 'fraud_scenario'
+                    - 'incident_id' - 'refusal'
+                    || case when s.refusal = 'card_number_in_text' then jsonb_strip_nulls(
+                           jsonb_build_object(
+                               'trans_num', case when ingest.has_card_number(s.trans_num)
+                                                 then '[card number removed]' end,
+                               'merchant', case when ingest.has_card_number(s.merchant)
+                                                then '[card number removed]' end,
+                               'category', case when ingest.has_card_number(s.category)
+                                                then '[card number removed]' end))
+                       else '{}' end as raw_payload,
+                s.source
+            from ingest.staged_transactions as s
+            where s.batch_id = p_batch_id and s.refusal is not null
+        ),
+        stored_refusals as (
+            insert into ingest.quarantine (trans_num, reason, detail, raw_payload, raw_sha256, source)
+            select trans_num, reason, detail, raw_payload,
+                   encode(sha256(convert_to(source || ':' || reason || ':' || raw_payload::text,
+                                            'UTF8')), 'hex'),
+                   source
+            from refusals
+            on conflict (raw_sha256) do nothing
+            returning 1
+        )
+        select coalesce(jsonb_object_agg(reason, n), '{}'), coalesce(sum(n), 0),
+               new_rows + (select count(*) from stored_refusals)
+        into refused, refused_total, new_rows
+        from (select reason, count(*) as n from refusals group by reason) as counted;
+    end if;
 
     insert into truth.fraud_transactions (trans_num, scenario, incident_id)
     select staged_row.trans_num, staged_row.fraud_scenario, staged_row.incident_id
