@@ -34,13 +34,16 @@
 -- without an index: the rows this batch stored are looked up in a jsonb object (sorted
 -- keys, a binary search), not joined, whatever the planner expects.
 --
--- Cost per row (issue 19, 5,000-row batches, backend CPU): 24-26 us before migration
--- 0011, 21-23 us after, of which the insert into ingest.transactions (its four indexes,
--- checks and triggers: what a bare COPY into it costs) is 17-19 us. 0011 checks the three
--- text fields for a card number in one call, on the three joined by '/' (a candidate
--- cannot span a character that is neither a digit nor a separator, and a lookaround
--- sees '/' as it sees the edge of the text), and reads ingest.transactions for the
--- conflict check only for staged rows this batch did not store.
+-- Cost per row (issue 19, 5,000-row batches of the 100k-row import, backend CPU): 24-26
+-- us before migration 0011, 21-23 us after it, of which the insert into
+-- ingest.transactions (its four indexes, checks and triggers: what a bare COPY into it
+-- costs) is 17-19 us. 0011 checks the three text fields for a card number in one call,
+-- on the three joined by '/' (a candidate cannot span a character that is neither a
+-- digit nor a separator, and a lookaround sees '/' as it sees the edge of the text), and
+-- reads ingest.transactions for the conflict check only for staged rows this batch did
+-- not store. 0013 inserts a batch of new keys without ON CONFLICT, which looks each key
+-- up before it inserts (8.6 % of the backend's time in a profile), and so needs no
+-- conflict check (4.7 %); a batch with a key stored before goes the 0011 way.
 
 create function ingest.accept_batch(
     p_batch_id uuid,
