@@ -178,6 +178,43 @@ def test_simulated_analysts_review_alerts_sample_and_chargebacks(db: str) -> Non
     assert first.chargebacks == sum(r[2] == "chargeback" for r in rows)
 
 
+def test_simulated_analysts_label_each_transaction_once_beside_a_shadow(
+        databases: Databases) -> None:
+    """With a shadow model, a transaction has two prediction rows and one label. The
+    simulated analysts write through the champion's row only: the label shows on both
+    rows, one label event per labelled transaction, stamped at event time + delay (or the
+    event clock, if later), by the simulated author, equal to the truth."""
+    url = databases.create()
+    produce(url, days=3, cards=200)
+    quick_model(url, seed=1, status="champion")
+    quick_model(url, seed=2, status="shadow")
+    with Scorer(url) as scorer:
+        scorer.run(lambda: False, once=True)
+    options = AnalystOptions(delay=dt.timedelta(days=1), coverage=0.5,
+                             chargeback_delay=dt.timedelta(days=2), seed=3,
+                             labeled_by="shadow-test")
+    with psycopg.connect(url, autocommit=True) as conn:
+        done = simulate_analysts(conn, options)
+        rows = conn.execute(
+            """select p.transaction_id, count(*), count(*) filter (where p.is_shadow),
+                      bool_and(p.true_value = (f.trans_num is not null)),
+                      count(distinct (p.true_value, p.labeled_at, p.labeled_by)),
+                      min(p.labeled_at) = greatest(
+                          min(t.transacted_at) + case when min(p.label_note) = 'chargeback'
+                                                      then interval '2 days'
+                                                      else interval '1 day' end,
+                          (select max_transacted_at from ingest.event_clock)),
+                      min(p.labeled_by),
+                      (select count(*) from scoring.label_events e
+                       where e.transaction_id = p.transaction_id)
+               from scoring.predictions p join ingest.transactions t using (transaction_id)
+               left join truth.fraud_transactions f using (trans_num)
+               where p.true_value is not null
+               group by p.transaction_id""").fetchall()
+    assert done.labelled == len(rows) > 100
+    assert all(r[1:] == (2, 1, True, 1, True, "shadow-test", 1) for r in rows), rows[:3]
+
+
 @pytest.fixture(scope="module")
 def labelled_history(databases: Databases) -> str:
     """30 days of traffic, every transaction labelled from truth."""
