@@ -246,7 +246,9 @@ class Scorer:
             if not model.is_shadow:
                 alert_rows = np.flatnonzero(decided).tolist()
                 champion_features = features
-        conn.execute(self._sql["insert_predictions"], predictions)
+        # Binary parameters: psycopg writes a list as a text array in Python, element by
+        # element (~8 ms for 2,000 floats), and as a binary array ~15 times faster.
+        conn.execute(self._sql["insert_predictions"], predictions, binary=True)
         if not alert_rows:
             return 0
         champion = self.models.champion
@@ -256,7 +258,7 @@ class Scorer:
             "transaction_id": [ids[i] for i in alert_rows],
             "model_version": [champion.version] * len(alert_rows),
             "reasons": [Jsonb(r) for r in reasons],
-        })
+        }, binary=True)
         return len(alert_rows)
 
     # ------------------------------------------------------------------ the loop

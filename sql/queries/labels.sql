@@ -42,18 +42,25 @@ limit %(limit)s;
 -- scored transactions once --delay of event time has passed, and missed frauds as
 -- chargebacks after --chargeback-delay. Labels come from the truth schema (this runs as
 -- the owner, never as a scoring-path role) and arrive at event time + delay.
+-- The unlabelled champion scores come first, materialized: otherwise the planner derives
+-- a filter on every score row from the final condition and hashes each transaction id
+-- (labelled or not) before the anti-join, a cost that grows with the table.
 with clock as (select max_transacted_at as now from ingest.event_clock),
-candidates as (
-    select p.transaction_id, t.transacted_at, p.is_alert,
-           f.trans_num is not null as is_fraud,
-           (hashtextextended(p.transaction_id::text, %(seed)s) & 1048575) / 1048576.0
-               < %(coverage)s as sampled
+unlabelled as materialized (
+    select p.transaction_id, p.is_alert
     from scoring.scores as p
-    join ingest.transactions as t using (transaction_id)
-    left join truth.fraud_transactions as f using (trans_num)
     where not p.is_shadow
       and not exists (select from scoring.labels l
                       where l.transaction_id = p.transaction_id and l.true_value is not null)
+),
+candidates as (
+    select u.transaction_id, t.transacted_at, u.is_alert,
+           f.trans_num is not null as is_fraud,
+           (hashtextextended(u.transaction_id::text, %(seed)s) & 1048575) / 1048576.0
+               < %(coverage)s as sampled
+    from unlabelled as u
+    join ingest.transactions as t using (transaction_id)
+    left join truth.fraud_transactions as f using (trans_num)
 )
 select c.transaction_id, c.is_fraud,
        case when c.is_alert or c.sampled then c.transacted_at + %(delay)s
@@ -68,10 +75,14 @@ where ((c.is_alert or c.sampled) and c.transacted_at + %(delay)s <= clock.now)
 order by c.transaction_id;
 
 -- name: apply_simulated
--- Simulated analysts' labels, each stamped with when it arrived in event time.
+-- Simulated analysts' labels, each stamped with when it arrived in event time. Through
+-- the champion's row only (simulated_labels_due picks transactions by it): the label is
+-- the transaction's, and a shadow model's row would only run scoring.write_label again
+-- to find it already so.
 update scoring.predictions as p
 set true_value = r.value, label_note = r.note, labeled_at = r.labeled_at,
     labeled_by = %(labeled_by)s
 from unnest(%(ids)s::bigint[], %(values)s::boolean[], %(labeled_at)s::timestamptz[],
             %(notes)s::text[]) as r (transaction_id, value, labeled_at, note)
-where p.transaction_id = r.transaction_id;
+where p.transaction_id = r.transaction_id
+  and not p.is_shadow;

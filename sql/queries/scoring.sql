@@ -16,14 +16,19 @@ order by model_version;
 -- Claim up to %(limit)s queued transactions (oldest first; rows other workers hold are
 -- skipped) and read what scoring needs. The claim is the DELETE: it commits with the
 -- predictions or rolls back with them. Feature columns are appended by the caller.
+-- The ids are picked once, as an array (an InitPlan): autovacuum often analyses the
+-- queue while it is empty, and with `transaction_id in (select ... limit)` the planner
+-- then ran the locking subquery again for every claimed row (a semi join with 1-row
+-- estimates): 694 ms for a 2,000-row claim instead of 13 ms, most of the replay's
+-- scoring time.
 with claimed as (
     delete from scoring.pending
-    where transaction_id in (
+    where transaction_id = any (array(
         select transaction_id from scoring.pending
         order by transaction_id
         limit %(limit)s
         for update skip locked
-    )
+    ))
     returning transaction_id
 )
 select c.transaction_id, t.card_last4, t.amount, t.merchant, t.category, t.transacted_at,

@@ -9,7 +9,9 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -17,6 +19,7 @@ import pytest
 from psycopg import sql
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from pgfraud.kernel import queries
 from pgfraud.kernel.db import connect
 from pgfraud.kernel.names import ANALYST_ROLE, TRAINER_ROLE
 from pgfraud.labels.analysts import AnalystOptions, simulate_analysts
@@ -176,6 +179,66 @@ def test_simulated_analysts_review_alerts_sample_and_chargebacks(db: str) -> Non
     assert 0.18 < len(sampled) / len(others) < 0.32
     assert all(r[5] and not r[0] for r in rows if r[2] == "chargeback")
     assert first.chargebacks == sum(r[2] == "chargeback" for r in rows)
+
+
+def test_labels_due_hash_only_unlabelled_transactions(db: str) -> None:
+    """The sample is a hash of the transaction id. The planner used to derive a filter
+    from the final condition and hash every score row's id, labelled or not, before the
+    anti-join (a cost growing with the table, run once per replayed day): the scan of
+    scoring.scores must not compute it."""
+    due = queries.load("labels")["simulated_labels_due"]
+    with psycopg.connect(db) as conn:
+        ((plan,),) = conn.execute(
+            "explain (verbose, format json) " + due,
+            {"delay": dt.timedelta(days=1), "chargeback_delay": dt.timedelta(days=2),
+             "coverage": 0.3, "seed": 0}).fetchall()
+    nodes = list(_plan_nodes(plan[0]["Plan"]))
+    scans = [n for n in nodes if n.get("Relation Name") == "scores"]
+    assert scans and not any("hashtextextended" in n.get("Filter", "") for n in scans)
+    assert any("hashtextextended" in json.dumps(n.get("Output", [])) for n in nodes)
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_simulated_analysts_label_each_transaction_once_beside_a_shadow(
+        databases: Databases) -> None:
+    """With a shadow model, a transaction has two prediction rows and one label. The
+    simulated analysts write through the champion's row only: the label shows on both
+    rows, one label event per labelled transaction, stamped at event time + delay (or the
+    event clock, if later), by the simulated author, equal to the truth."""
+    url = databases.create()
+    produce(url, days=3, cards=200)
+    quick_model(url, seed=1, status="champion")
+    quick_model(url, seed=2, status="shadow")
+    with Scorer(url) as scorer:
+        scorer.run(lambda: False, once=True)
+    options = AnalystOptions(delay=dt.timedelta(days=1), coverage=0.5,
+                             chargeback_delay=dt.timedelta(days=2), seed=3,
+                             labeled_by="shadow-test")
+    with psycopg.connect(url, autocommit=True) as conn:
+        done = simulate_analysts(conn, options)
+        rows = conn.execute(
+            """select p.transaction_id, count(*), count(*) filter (where p.is_shadow),
+                      bool_and(p.true_value = (f.trans_num is not null)),
+                      count(distinct (p.true_value, p.labeled_at, p.labeled_by)),
+                      min(p.labeled_at) = greatest(
+                          min(t.transacted_at) + case when min(p.label_note) = 'chargeback'
+                                                      then interval '2 days'
+                                                      else interval '1 day' end,
+                          (select max_transacted_at from ingest.event_clock)),
+                      min(p.labeled_by),
+                      (select count(*) from scoring.label_events e
+                       where e.transaction_id = p.transaction_id)
+               from scoring.predictions p join ingest.transactions t using (transaction_id)
+               left join truth.fraud_transactions f using (trans_num)
+               where p.true_value is not null
+               group by p.transaction_id""").fetchall()
+    assert done.labelled == len(rows) > 100
+    assert all(r[1:] == (2, 1, True, 1, True, "shadow-test", 1) for r in rows), rows[:3]
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
 
+from pgfraud.kernel import queries
 from pgfraud.kernel.db import connect
 from pgfraud.kernel.embedded import EmbeddedPostgres
 from pgfraud.kernel.migrate import upgrade
@@ -144,6 +146,42 @@ def test_every_transaction_is_scored_once_by_champion_and_shadow(db: str) -> Non
     stored = np.array([r[0] for r in rows])
     x = np.array([r[1:] for r in rows], dtype=np.float64)
     assert np.abs(stored - OnnxModel(model.onnx_bytes).predict(x)).max() < 1e-6
+
+
+def test_claim_locks_the_queue_once_after_it_was_analysed_empty(db: str) -> None:
+    """The queue is empty between bursts, so autovacuum's (and a replay's) statistics say
+    so. With them, ``transaction_id in (select ... limit ... for update skip locked)``
+    became a semi join that ran the locking subquery again for every claimed row (694 ms
+    for a 2,000-row claim in the replay benchmark): the claim must pick and lock its rows
+    once, and they are the oldest."""
+    limit = 500
+    claim = queries.with_columns(queries.load("scoring")["claim"], [], "m")
+    with psycopg.connect(db) as conn:
+        queued = [r[0] for r in conn.execute(
+            "select transaction_id from scoring.pending order by transaction_id")]
+        assert len(queued) > limit
+        conn.execute("create temporary table kept on commit preserve rows as "
+                     "select * from scoring.pending")
+        conn.execute("delete from scoring.pending")
+        conn.commit()
+        conn.execute("analyze scoring.pending")
+        conn.execute("insert into scoring.pending select * from kept")
+        conn.commit()
+        ((plan,),) = conn.execute(sql.SQL("explain (analyze, format json) ") + claim,
+                                  {"limit": limit}).fetchall()
+        conn.rollback()  # EXPLAIN ANALYZE deleted them
+        claimed = [r[0] for r in conn.execute(claim, {"limit": limit}).fetchall()]
+        conn.rollback()
+    nodes = list(_plan_nodes(plan[0]["Plan"]))
+    locks = [n for n in nodes if n["Node Type"] == "LockRows"]
+    assert [(n["Actual Loops"], n["Actual Rows"]) for n in locks] == [(1, limit)]
+    assert claimed == queued[:limit]
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
 
 
 def test_alerts_notify_with_reason_codes(db: str) -> None:
