@@ -10,9 +10,10 @@ In the same run:
   are cleared between runs. A 1,000-row warm-up first, so model loading is not counted.
 - **naive baseline**: the obvious loop, per transaction: one query for its features, one
   ONNX call, one INSERT, one commit; over 3,000 transactions.
-- **latency**: ``pgfraud produce --rate R`` for 20 s (batches of R/10 rows, so producer
-  batching adds at most 0.1 s) beside one scoring worker; latency is each prediction's
-  ``latency_ms`` (start of the ingest transaction to the prediction insert).
+- **latency**: ``pgfraud produce --rate R`` for 20 s (batches of R/10 rows: a row waits
+  at most 0.1 s in the producer) beside one scoring worker; latency is each prediction's
+  ``latency_ms`` (start of the ingest transaction to the prediction insert); the achieved
+  rate is measured from the stored rows' ``ingested_at``, without the process start-up.
 """
 
 from __future__ import annotations
@@ -126,15 +127,22 @@ def _latency(url: str, rate: int) -> dict[str, float]:
     pool.start()
     try:
         time.sleep(3)
-        started = time.perf_counter()
         subprocess.run(
             [PGFRAUD, "produce", "--rate", str(rate), "--duration", str(LATENCY_SECONDS),
              "--batch-size", str(rate // 10), "--seed", str(rate), "--cards", "2000",
              "--start", "2026-06-01"], env=env, check=True, capture_output=True)
-        produced_s = time.perf_counter() - started
         with psycopg.connect(url) as conn:
-            produced = _count(conn, f"select count(*) from ingest.transactions "
-                                    f"where transaction_id > {before}")
+            # The achieved rate over the stream itself, not the process's start-up: rows
+            # stored after the first ingest transaction began, over the time from its
+            # start to the last one's.
+            stream = conn.execute(
+                "select count(*), count(*) filter (where ingested_at > first), "
+                "extract(epoch from max(ingested_at) - min(first)) "
+                "from (select ingested_at, min(ingested_at) over () as first "
+                "from ingest.transactions where transaction_id > %s) as produced",
+                (before,)).fetchone()
+            assert stream is not None
+            produced, after_first, produced_s = int(stream[0]), int(stream[1]), float(stream[2])
             while _count(conn, "select count(*) from scoring.pending") > 0:
                 time.sleep(0.1)
             time.sleep(1)
@@ -146,9 +154,10 @@ def _latency(url: str, rate: int) -> dict[str, float]:
     finally:
         pool.stop()
     assert row is not None
+    assert row[1] == produced, f"{produced:,} rows stored, {row[1]:,} champion predictions"
     p50, p95, p99 = row[0]
-    return {"offered": rate, "achieved": produced / produced_s, "p50": p50, "p95": p95,
-            "p99": p99, "scored": row[1]}
+    return {"offered": rate, "achieved": after_first / produced_s, "p50": p50, "p95": p95,
+            "p99": p99, "scored": row[1], "produced": produced}
 
 
 def run() -> Section:
@@ -182,11 +191,15 @@ def run() -> Section:
         throughput,
         f"Latency under load: `pgfraud produce --rate R` for {LATENCY_SECONDS} s with one "
         "scoring worker beside it on the same 2 cores. Latency runs from the start of the "
-        "ingest transaction to the prediction insert, so it includes the producer's own "
-        "batch (up to 0.1 s) and its feature computation. When the achieved rate is below "
-        "the offered one, ingest (parsing, tokenizing, storing and features; sections above) "
-        "is the limit: 20,000 tx/s offered measures the sustained maximum of ingest, "
-        "features and scoring together on the 2 cores (every produced row was scored).",
+        "ingest transaction (the row's `ingested_at`) to the prediction insert, so it "
+        "includes storing the producer's batch and its feature computation, not the time "
+        "a row waited in the producer's buffer (up to 0.1 s). The achieved rate is the rows "
+        "stored after the first ingest transaction over the time from its start to the "
+        "last one's (the `pgfraud produce` process's start-up is not counted). When it is "
+        "below the offered rate, ingest (parsing, tokenizing, storing and features; "
+        "sections above) is the limit: 20,000 tx/s offered measures the sustained maximum "
+        "of ingest, features and scoring together on the 2 cores (every produced row was "
+        "scored).",
         latencies,
     ])
     return Section("Scoring: throughput, latency, naive baseline", body)
