@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 console = Console(stderr=True)
 
 
+#: dbt commands that change no relation: they leave the stored fingerprint alone.
+READ_ONLY_COMMANDS = frozenset({"clean", "compile", "debug", "deps", "docs", "init", "list",
+                                "ls", "parse", "show", "source", "test"})
+
+
 @click.command(context_settings={"ignore_unknown_options": True,
                                  "allow_interspersed_args": False})
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
@@ -41,8 +47,15 @@ def dbt(dbt_args: tuple[str, ...]) -> None:
     Everything after `dbt` goes to dbt unchanged; the connection (PGHOST, PGPORT,
     PGUSER, PGPASSWORD, PGDATABASE) comes from DATABASE_URL or the embedded cluster.
 
+    `pgfraud dbt build` (alone, or with --vars, --full-refresh, --force) first reads a
+    fingerprint of everything the marts read; when it equals the last successful
+    build's, dbt is not run ("marts up to date"). --force runs it anyway, and so does
+    --full-refresh. Any other dbt command that can change the marts (a build with
+    --select, run, seed, ...) makes the next plain build run dbt.
+
     \b
-    pgfraud dbt build                      models and their tests
+    pgfraud dbt build                      models and their tests (skipped if nothing new)
+    pgfraud dbt build --force              run dbt even when nothing is new
     pgfraud dbt build --full-refresh       rebuild incremental marts from scratch
     pgfraud dbt source freshness           are transactions and predictions arriving?
     pgfraud dbt build --vars '{label_maturity_days: 7}'
@@ -56,8 +69,44 @@ def dbt(dbt_args: tuple[str, ...]) -> None:
     """
     if not dbt_args:
         raise click.UsageError("say what dbt should do, e.g. `pgfraud dbt build`")
-    done = analytics.run_dbt(list(dbt_args), database_url())
-    sys.exit(done.returncode)
+    url = database_url()
+    plain = _plain_build(list(dbt_args))
+    if plain is not None:
+        started = time.monotonic()
+        done = analytics.refresh(url, capture=False, **plain)
+        if done.skipped:
+            click.echo(_up_to_date(done, time.monotonic() - started))
+        return
+    if dbt_args[0] not in READ_ONLY_COMMANDS:
+        analytics.forget(url)
+    sys.exit(analytics.run_dbt(list(dbt_args), url).returncode)
+
+
+def _plain_build(args: list[str]) -> dict[str, Any] | None:
+    """The options of `build [--full-refresh] [--force] [--vars V]`; None for any other
+    command, which goes to dbt as it is."""
+    if not args or args[0] != "build":
+        return None
+    options: dict[str, Any] = {"full_refresh": False, "force": False, "variables": None}
+    rest = args[1:]
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("--full-refresh", "--force"):
+            options[arg[2:].replace("-", "_")] = True
+        elif arg == "--vars" and rest:
+            options["variables"] = rest.pop(0)
+        elif arg.startswith("--vars="):
+            options["variables"] = arg.split("=", 1)[1]
+        else:
+            return None
+    return options
+
+
+def _up_to_date(done: analytics.Refresh, seconds: float) -> str:
+    since = done.up_to_date_since
+    assert since is not None
+    return (f"marts up to date (nothing new since {since.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} "
+            f"UTC); dbt not run ({seconds:.1f} s; --force runs it)")
 
 
 @click.command()
@@ -69,10 +118,15 @@ def dbt(dbt_args: tuple[str, ...]) -> None:
               help="Also rewrite this self-contained HTML report after each build.")
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild the incremental marts from scratch (the first build only).")
-def refresh(every: float | None, report_path: Path | None, full_refresh: bool) -> None:
+@click.option("--force", is_flag=True,
+              help="Run dbt even when nothing it reads changed since the last build.")
+def refresh(every: float | None, report_path: Path | None, full_refresh: bool,
+            force: bool) -> None:
     """Build the monitoring marts (dbt build: models and data tests), optionally the
     HTML report, once or on a schedule.
 
+    dbt is not run when nothing the marts read changed since the last successful build
+    (the sources, the dbt project, its vars; docs/monitoring.md): "marts up to date".
     On a schedule (the compose stack's dbt service) a failed build is logged and tried
     again at the next interval; a single build that fails exits 1 with dbt's output.
 
@@ -87,7 +141,8 @@ def refresh(every: float | None, report_path: Path | None, full_refresh: bool) -
         while not stop():
             started = time.monotonic()
             try:
-                _build_once(url, report_path, full_refresh=full_refresh and first)
+                _build_once(url, report_path, full_refresh=full_refresh and first,
+                            force=force and first)
             except PgfraudError as exc:
                 if every is None:
                     raise
@@ -99,12 +154,16 @@ def refresh(every: float | None, report_path: Path | None, full_refresh: bool) -
                 time.sleep(0.2)
 
 
-def _build_once(url: str, report_path: Path | None, *, full_refresh: bool) -> None:
+def _build_once(url: str, report_path: Path | None, *, full_refresh: bool,
+                force: bool) -> None:
     with console.status("dbt build: monitoring marts and their data tests ..."):
         started = time.monotonic()
-        output = analytics.build(url, full_refresh=full_refresh)
-    click.echo(f"marts built in {time.monotonic() - started:.1f} s "
-               f"({analytics.done_line(output)})")
+        done = analytics.refresh(url, full_refresh=full_refresh, force=force)
+    seconds = time.monotonic() - started
+    if done.skipped:
+        click.echo(_up_to_date(done, seconds))
+    else:
+        click.echo(f"marts built in {seconds:.1f} s ({analytics.done_line(done.output)})")
     if report_path is not None:
         from pgfraud.monitoring.report import write_report
 

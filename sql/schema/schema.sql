@@ -65,3 +65,6 @@
 \ir ml/evidence_start.sql
 \ir ml/shadow_since.sql
 \ir ml/paired_live_scores.sql
+
+-- analytics: dbt builds the marts; this is the one table dbt does not own.
+\ir analytics/mart_builds.sql

@@ -168,13 +168,33 @@ def test_dbt_build_runs_every_model_and_data_test(monitored: Monitored) -> None:
 
 def test_data_tests_catch_bad_rows(databases: Databases, monitored: Monitored,
                                    tmp_path: Path) -> None:
+    """A score out of range needs its check constraint gone first: the catalog test
+    (dbt/tests/source_constraints.sql) fails on that, and the marts are not built."""
     url = databases.clone(monitored.url)
     with psycopg.connect(url) as conn:
         conn.execute("alter table scoring.scores drop constraint scores_score_check")
         conn.execute("update scoring.scores set score = 1.5 "
                      "where prediction_id = (select min(prediction_id) from scoring.scores)")
-    with pytest.raises(PgfraudError, match="accepted_range_stg_predictions_score"):
+    with pytest.raises(PgfraudError, match="source_constraints"):
         analytics.build(url, state_dir=tmp_path, variables=VARS)
+
+
+@pytest.mark.parametrize("change", [
+    "alter table scoring.label_events drop constraint label_events_transaction_id_fkey",
+    "alter table scoring.scores alter column model_version drop not null",
+    "alter table scoring.labels drop constraint labels_pkey cascade",
+    "alter table ingest.transactions drop constraint transactions_pkey cascade",
+])
+def test_the_catalog_test_fails_without_a_source_constraint(
+        databases: Databases, monitored: Monitored, change: str) -> None:
+    """Each constraint staging no longer tests row by row is looked up in the catalog."""
+    url = databases.clone(monitored.url)
+    compiled = next((monitored.dbt_state / "target" / "compiled").rglob(
+        "source_constraints.sql"))
+    with psycopg.connect(url) as conn:
+        assert conn.execute(compiled.read_text()).fetchall() == []
+        conn.execute(change)
+        assert conn.execute(compiled.read_text()).fetchall() != []
 
 
 def test_performance_metrics_equal_sklearn(monitored: Monitored) -> None:

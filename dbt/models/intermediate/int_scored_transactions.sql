@@ -5,6 +5,13 @@
 -- matured_is_fraud: the label as known label_maturity_days after the transaction, with
 -- no label by then counting as genuine (no chargeback came); null until the whole event
 -- day has matured on the event clock.
+--
+-- A table (in analytics_staging, which the reader role cannot read), not ephemeral: seven
+-- marts read it, and inlined each of them joined every prediction to its transaction and
+-- labels again (most of a build's time on the replay's database). A table depends on no
+-- view, so replacing the staging views cannot drop it.
+
+{{ config(materialized='table', schema='staging') }}
 
 with
 

@@ -1,0 +1,2 @@
+-- Undo migration 0014.
+drop table analytics.mart_builds;
