@@ -186,6 +186,12 @@ def threshold_for_cost(y: Array, score: Array, amount: Array, review_cost: float
     >>> y = np.array([0, 1, 0, 1]); s = np.array([0.1, 0.4, 0.6, 0.9])
     >>> threshold_for_cost(y, s, np.array([10.0, 3.0, 50.0, 200.0]), review_cost=5.0)
     0.9
+    >>> # 45 either way (5 alerts and 20 missed, or 9 alerts): the fewer alerts.
+    >>> y = np.array([1, 1, 1, 0, 0, 1, 0, 0, 0])
+    >>> s = np.array([0.1, 0.1, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0, 0.0])
+    >>> amount = np.array([4.99, 20.0, 20.0, 0.0, 0.0, 20.0, 0.0, 0.0, 0.0])
+    >>> threshold_for_cost(y, s, amount, review_cost=5.0)
+    0.1
     """
     y = np.asarray(y, dtype=bool)
     score = np.asarray(score, dtype=np.float64)
@@ -199,7 +205,10 @@ def threshold_for_cost(y: Array, score: Array, amount: Array, review_cost: float
     total = float(fraud_amount.sum())
     # cost[0]: alert on nothing; cost[k]: alert on the k highest distinct scores.
     cost = np.r_[total, review_cost * (last + 1) + (total - caught[last])]
-    best = int(np.argmin(cost))
+    # Costs that differ only by the sums' rounding (64.99 - 44.99 is 20.000000000000004)
+    # are ties: the first of them, the fewest alerts, wins.
+    lowest = float(cost.min())
+    best = int(np.flatnonzero(cost <= lowest + 1e-9 * max(abs(lowest), 1.0))[0])
     if best == 0:
         return float(np.nextafter(sorted_score[0], np.inf))
     return float(sorted_score[last[best - 1]])

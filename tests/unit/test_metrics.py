@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.stats import spearmanr
 from sklearn.metrics import (
@@ -146,6 +146,10 @@ def costed_scores(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @settings(max_examples=300, deadline=None)
 @given(costed_scores(), st.sampled_from([0.0, 1.0, 5.0, 30.0]))
+# Found by Hypothesis: 45 at 0.1 and at 0.0, but the sums made 45.000000000000004 of one.
+@example((np.array([1, 0, 0, 0, 1, 0, 1, 1, 0]),
+          np.array([0.1, 0.0, 0.0, 0.0, 0.0, 0.1, 0.1, 0.1, 0.1]),
+          np.array([4.99, 0.0, 0.0, 0.0, 20.0, 0.0, 20.0, 20.0, 0.0])), 5.0)
 def test_cost_threshold_is_the_cheapest_distinct_score(
         data: tuple[np.ndarray, np.ndarray, np.ndarray], review_cost: float) -> None:
     y, s, amount = data
