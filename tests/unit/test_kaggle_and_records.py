@@ -272,7 +272,8 @@ def test_records_are_read_by_column_name_in_any_layout(tmp_path_factory: pytest.
         fields = {**dict(zip(["index", *names], [str(line - 2), *row], strict=True)),
                   "file": "any.csv", "line": str(line)}
         assert dict(raw) == fields and raw == fields and len(raw) == len(fields)
-        assert parsed == kaggle.parse(fields)
+        # Compared by repr: a 'nan' coordinate parses to NaN, which equals nothing.
+        assert repr(parsed) == repr(kaggle.parse(fields))
         if isinstance(parsed, CardTransaction):
             expected_fraud = fields["is_fraud"].strip() == "1"
             assert parsed.is_fraud is expected_fraud
