@@ -101,18 +101,22 @@ def read_rows(path: Path, on_bytes: Callable[[int], None] = lambda n: None) -> I
                 lines.cut = False
                 yield (Rejection("field_too_long", f"line {reader.line_num} is longer than "
                                                    f"{MAX_LINE_CHARS:,} characters"),
-                       {"record": ",".join(row), "file": path.name,
-                        "line": str(reader.line_num)})
+                       _unread(row, path, reader.line_num))
                 continue
             if not row:
                 continue
             if len(row) != len(columns):
                 yield (Rejection("bad_row", f"line {reader.line_num}: {len(row)} fields, "
                                             f"expected {len(columns)}"),
-                       {"record": ",".join(row), "file": path.name,
-                        "line": str(reader.line_num)})
+                       _unread(row, path, reader.line_num))
                 continue
             yield _parse(pick(row)), Record(columns, row, path.name, reader.line_num)
+
+
+def _unread(row: list[str], path: Path, line: int) -> dict[str, str]:
+    """What a rejection keeps of a record that does not split into the layout's columns:
+    its text, file and line."""
+    return {"record": ",".join(row), "file": path.name, "line": str(line)}
 
 
 class _Lines:

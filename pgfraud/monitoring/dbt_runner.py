@@ -26,6 +26,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -115,21 +116,21 @@ class Refresh:
         return self.up_to_date_since is not None
 
 
-def _inputs(url: str, variables: Variables) -> mart_inputs.Inputs | None:
+def _inputs(conn: psycopg.Connection[Any], variables: Variables) -> mart_inputs.Inputs | None:
     """What a build would read; None when the database keeps no fingerprint (a schema
     older than revision 0014, or one without a source the fingerprint reads): then dbt
     always runs."""
-    with connect(url) as conn:
-        if not mart_inputs.keeps_builds(conn):
-            log.info("this database keeps no fingerprint of the marts' inputs "
-                     "(`pgfraud migrate`); dbt runs every time")
-            return None
-        try:
-            return mart_inputs.read(conn, _vars_arg(variables))
-        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
-            log.info("cannot read the marts' inputs (%s); dbt runs every time",
-                     str(exc).splitlines()[0])
-            return None
+    if not mart_inputs.keeps_builds(conn):
+        log.info("this database keeps no fingerprint of the marts' inputs "
+                 "(`pgfraud migrate`); dbt runs every time")
+        return None
+    try:
+        return mart_inputs.read(conn, _vars_arg(variables))
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+        conn.rollback()
+        log.info("cannot read the marts' inputs (%s); dbt runs every time",
+                 str(exc).splitlines()[0])
+        return None
 
 
 def refresh(url: str, *, state_dir: Path | None = None, full_refresh: bool = False,
@@ -138,12 +139,12 @@ def refresh(url: str, *, state_dir: Path | None = None, full_refresh: bool = Fal
     """``dbt build``, unless nothing it reads changed since the last successful build
     (sources, project files, vars, dbt's version, the relations it left). ``force`` and
     ``full_refresh`` always run dbt."""
-    inputs = _inputs(url, variables)
-    if inputs is not None and not (force or full_refresh):
-        with connect(url) as conn:
-            since = mart_inputs.unchanged_since(conn, inputs)
-        if since is not None:
-            return Refresh(up_to_date_since=since)
+    with connect(url) as conn:  # one connection for the usual answer: nothing new
+        inputs = _inputs(conn, variables)
+        since = (mart_inputs.unchanged_since(conn, inputs)
+                 if inputs is not None and not (force or full_refresh) else None)
+    if since is not None:
+        return Refresh(up_to_date_since=since)
     return Refresh(output=_build(url, inputs, state_dir=state_dir,
                                  full_refresh=full_refresh, variables=variables,
                                  capture=capture))
@@ -153,7 +154,9 @@ def build(url: str, *, state_dir: Path | None = None, full_refresh: bool = False
           variables: Variables = None, capture: bool = True) -> str:
     """``dbt build`` (models and their tests), always; raises with dbt's output if it
     fails. Keeps the fingerprint :func:`refresh` compares with."""
-    return _build(url, _inputs(url, variables), state_dir=state_dir,
+    with connect(url) as conn:
+        inputs = _inputs(conn, variables)
+    return _build(url, inputs, state_dir=state_dir,
                   full_refresh=full_refresh, variables=variables, capture=capture)
 
 
@@ -165,8 +168,9 @@ def _build(url: str, inputs: mart_inputs.Inputs | None, *, state_dir: Path | Non
     vars_arg = _vars_arg(variables)
     if vars_arg:
         args += ["--vars", vars_arg]
-    if inputs is not None:
-        forget(url)
+    if inputs is not None:  # the database keeps a fingerprint: drop it until dbt succeeds
+        with connect(url) as conn:
+            mart_inputs.forget(conn)
     done = run_dbt(args, url, state_dir=state_dir, capture=capture)
     if done.returncode != 0:
         tail = "\n".join((done.stdout or "").splitlines()[-40:])

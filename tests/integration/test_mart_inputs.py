@@ -241,5 +241,6 @@ def test_a_database_before_revision_0014_always_runs_dbt(databases: Databases,
     url = databases.clone(monitored.url)
     with psycopg.connect(url) as conn:
         conn.execute("drop table analytics.mart_builds")
-    assert analytics._inputs(url, VARS) is None
+    with psycopg.connect(url) as conn:
+        assert analytics._inputs(conn, VARS) is None
     analytics.forget(url)  # no error
