@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks import (
+    bench_api,
     bench_compose,
     bench_embedded,
     bench_features,
@@ -26,7 +27,7 @@ from benchmarks import (
 from benchmarks.common import Section, machine
 
 BENCHMARKS = [bench_embedded, bench_ingest, bench_features, bench_models, bench_governance,
-              bench_scoring,
+              bench_scoring, bench_api,
               bench_replay, bench_soak, bench_compose]
 OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 

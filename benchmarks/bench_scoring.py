@@ -116,7 +116,10 @@ def _naive(url: str) -> float:
         return len(ids) / (time.perf_counter() - started)
 
 
-def _latency(url: str, rate: int) -> dict[str, float]:
+def stream_latency(url: str, rate: int) -> dict[str, float]:
+    """``pgfraud produce --rate RATE`` beside one scoring worker: the stream's latency
+    percentiles (ms), achieved and offered rate (the module docstring says how). Clears
+    the scoring tables first (bench_api calls it after its own checks)."""
     env = {**os.environ, "DATABASE_URL": url, "PGFRAUD_TOKEN_KEY": "k" * 32}
     with psycopg.connect(url) as conn:
         _reset(conn)
@@ -173,7 +176,7 @@ def run() -> Section:
         assert len(ids) == ROWS, f"expected {ROWS} transactions, produced {len(ids)}"
         rates = {n: _throughput(url, n, ids[-1]) for n in WORKERS}
         naive = _naive(url)
-        latency = [_latency(url, rate) for rate in RATES]
+        latency = [stream_latency(url, rate) for rate in RATES]
 
     throughput = table(
         ["scorer", "transactions/s", "vs naive loop"],

@@ -19,9 +19,12 @@ Why hand-written HTTP on asyncio streams: the generator shares two cores with th
 and PostgreSQL, so every microsecond it spends is taken from what it measures. One
 event loop, requests encoded to bytes before the clock starts (head and body), and a
 response parser that reads a status line, three headers and a Content-Length (or
-chunked) body cost a few tens of microseconds a request; an HTTP client library (httpx,
-aiohttp) costs several times that, and threads with ``http.client`` would need one thread
-per request in flight, contending for the GIL. uvloop drives the loop when installed.
+chunked) body cost a few tens of microseconds a request (about 16 % of a core at 1,000 requests/s
+with the standard loop, measured against a trivial server); an HTTP client library
+(httpx, aiohttp) costs several times that, and threads with ``http.client`` would need
+one thread per request in flight, contending for the GIL. uvloop drives the loop when
+installed. The loop's timers wake up to about a millisecond late (``lag_ms``); that
+delay is inside the client-side latency, as a late send by any client would be.
 
 >>> percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50), percentile([1.0, 2.0], 99)
 (3.0, 2.0)
@@ -320,8 +323,7 @@ async def generate(url: str, token: str | None, bodies: Sequence[Mapping[str, An
     start = loop.time() + LEAD_S
     for i, request in enumerate(requests):
         due = start + i / rate
-        delay = due - loop.time()
-        if delay > 0:
+        while (delay := due - loop.time()) > 0:  # never early, whatever the timer does
             await asyncio.sleep(delay)
         run.launch(i, request, due)
     await run.finish()
