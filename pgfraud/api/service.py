@@ -36,6 +36,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +53,13 @@ from pgfraud.kernel.db import connect
 from pgfraud.kernel.errors import DatabaseUnavailableError, PgfraudError, first_line
 from pgfraud.kernel.names import API_CLIENTS_CHANNEL, API_ROLE, MODELS_CHANNEL
 from producer.cards import Tokenizer
-from producer.ingest import Prepared, prepare, quarantine_row, safe_text
+from producer.ingest import (
+    WRITER_SWITCH_INTERVAL_S,
+    Prepared,
+    prepare,
+    quarantine_row,
+    safe_text,
+)
 from producer.records import CardTransaction, Rejection
 from producer.staging import StagedBatch
 from scorer.scoring import DeployedModel, ModelCache
@@ -216,6 +223,11 @@ class Authorizer:
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
+        # The writer needs the interpreter lock for a moment after each database answer
+        # while the event loop holds it parsing requests; at Python's default switch
+        # interval (5 ms) it waited up to that long each time, ten times a transaction
+        # (the producer's writer thread found the same: producer/ingest.py).
+        sys.setswitchinterval(WRITER_SWITCH_INTERVAL_S)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -322,6 +334,7 @@ class Authorizer:
         if self._conn is None or self._conn.closed:
             self._conn = connect(self.url, role=self.role)
             self._conn.execute(self._ingest["utf8_client_encoding"])
+            self._conn.execute(self._api["generic_plans"])
             self._conn.commit()
         return self._conn
 
