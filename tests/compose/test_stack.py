@@ -230,6 +230,40 @@ def champion_predictions(transaction_id: int) -> list[list[str]]:
                   where transaction_id = :'id' and not is_shadow""", id=transaction_id)
 
 
+def decided(token: str) -> dict[str, Any]:
+    """POST a new authorization and check it in the database: stored from the API, with
+    exactly one champion prediction, and api.decisions saying what the client was told.
+    The answer."""
+    trans_num = f"compose-api-{uuid.uuid4()}"
+    status, answer = authorize(trans_num, token)
+    assert status == 200, answer
+    assert answer["trans_num"] == trans_num
+    assert answer["decision"] in ("approve", "review", "decline"), answer
+
+    def stored() -> list[list[str]]:
+        return sql("""select transaction_id, source, card_last4 from ingest.transactions
+                      where trans_num = :'t'""", t=trans_num)
+
+    # When the deadline's fallback answered, the transaction commits just after.
+    wait_for("the authorization stored", lambda: bool(stored()), 30, every=0.5)
+    ((transaction_id, source, last4),) = stored()
+    assert (source, last4) == ("api", "1111")   # the card number itself is not stored
+    # Exactly one champion prediction, by the champion; the scorer does not score it
+    # again (checked for every transaction once the queue drains, below).
+    ((version, score),) = champion_predictions(int(transaction_id))
+    assert sql("select model_version from ml.models where status = 'champion'") == [[version]]
+    ((decision, is_fallback, told_version, told_score),) = sql(
+        """select decision, is_fallback, model_version, score from api.decisions
+           where transaction_id = :'id'""", id=transaction_id)
+    assert (decision, is_fallback == "t") == (answer["decision"], answer["is_fallback"])
+    assert (told_version, float(told_score)) == (version, float(score))
+    if not answer["is_fallback"]:   # the model's answer: the prediction it was told
+        assert answer["transaction_id"] == int(transaction_id)
+        assert answer["model_version"] == int(version)
+        assert abs(answer["score"] - float(score)) < 1e-9
+    return answer
+
+
 def test_the_api_decides_an_authorization_with_the_champion() -> None:
     host, port = compose("port", "api", "8080").stdout.strip().rsplit(":", 1)
     assert host == "127.0.0.1"
@@ -237,23 +271,12 @@ def test_the_api_decides_an_authorization_with_the_champion() -> None:
     token = compose("exec", "-T", "api", "pgfraud", "tokens", "create", "compose-test").stdout
     assert len(token.splitlines()) == 1 and token.strip(), token   # the token, nothing else
     API["token"] = token.strip()
-
-    trans_num = f"compose-api-{uuid.uuid4()}"
-    status, answer = authorize(trans_num, API["token"])
-    assert status == 200, answer
-    assert answer["trans_num"] == trans_num
-    assert answer["decision"] in ("approve", "review", "decline"), answer
-    assert answer["is_fallback"] is False, answer   # the model answered, not the fallback
-    (champion,) = sql("select model_version from ml.models where status = 'champion'")
-    assert answer["model_version"] == int(champion[0])
-    transaction_id = int(answer["transaction_id"])
-    assert sql("select trans_num, source, card_last4 from ingest.transactions "
-               "where transaction_id = :'id'", id=transaction_id) == [[trans_num, "api", "1111"]]
-    # Exactly one champion prediction, the one the client was told; the scorer does not
-    # score it again (checked for every transaction after the queue drains, below).
-    ((version, score),) = champion_predictions(transaction_id)
-    assert int(version) == answer["model_version"]
-    assert abs(float(score) - answer["score"]) < 1e-9
+    # The model answers within the server's deadline (100 ms); a first request on a busy
+    # machine may get the fallback (checked as well), so up to three.
+    answers = [decided(API["token"])]
+    while answers[-1]["is_fallback"] and len(answers) < 3:
+        answers.append(decided(API["token"]))
+    assert not answers[-1]["is_fallback"], answers
 
 
 def test_the_api_refuses_a_request_without_a_valid_token() -> None:
@@ -418,10 +441,7 @@ def test_down_and_up_keeps_the_data_and_scoring_resumes() -> None:
     assert scalar("select count(*) from ingest.transactions") >= transactions
     wait_for("scoring resumes", lambda: scalar(CHAMPION_SCORED) > transactions + 200, 300)
     assert scalar(DUPLICATED) == 0
-    # The API's token is kept in the database: it still opens the door.
-    status, answer = authorize(f"compose-api-{uuid.uuid4()}", API["token"])
-    assert status == 200, answer
-    assert len(champion_predictions(int(answer["transaction_id"]))) == 1
+    decided(API["token"])   # the API's token is kept in the database: it still works
 
 
 def _leftovers() -> dict[str, list[str]]:
