@@ -2,6 +2,8 @@
 
 delete from scoring.pending where champion_scored;  -- decided inline; shadows only
 alter table scoring.pending drop column champion_scored;
+comment on table scoring.pending is
+    'Transactions committed but not yet scored by the champion; scorers claim and delete rows.';
 
 drop schema api cascade;
 
