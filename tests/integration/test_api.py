@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 from pgfraud.api import tokens
 from producer.cards import Tokenizer
@@ -273,9 +274,16 @@ def test_health_readiness_and_metrics(client: httpx.Client) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
     text = client.get("/metrics").text
-    assert 'pgfraud_api_requests_total{status="200"}' in text
-    assert "pgfraud_api_request_seconds_bucket" in text
-    assert "pgfraud_api_decisions_total" in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    requests = {s.labels.get("status"): s.value for s in families["pgfraud_api_requests"].samples
+                if s.name == "pgfraud_api_requests_total"}
+    assert requests["200"] >= 60 and requests["422"] >= 1 and requests["401"] >= 1
+    latency = [s for s in families["pgfraud_api_request_seconds"].samples
+               if s.name == "pgfraud_api_request_seconds_count"]
+    assert latency[0].value == sum(requests.values())
+    decided = sum(s.value for s in families["pgfraud_api_decisions"].samples
+                  if s.name == "pgfraud_api_decisions_total")
+    assert decided == requests["200"]
     schema = client.get("/openapi.json").json()
     request_schema = schema["paths"]["/v1/authorizations"]["post"]["requestBody"]
     assert "card_number" in str(request_schema)
