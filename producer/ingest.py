@@ -193,15 +193,12 @@ class Ingestor:
     def _stage(self, tx: CardTransaction) -> Rejection | None:
         """Add the staged row for ``tx`` (tokenized, masked) to the batch, or say why it
         cannot be stored."""
-        rejection = problem(tx)
-        if rejection is not None:
-            return rejection
-        tx.amount = round_amount(tx.amount)
-        token, last4 = self.tokenizer.tokenize(tx.pan)
-        if (may_hold_card_number_field(tx.trans_num) or may_hold_card_number_field(tx.merchant)
-                or may_hold_card_number_field(tx.category)):
-            self._mask_text(tx)
-        self._staged.add(tx, token, last4, payload_sha256(tx, token))
+        prepared = prepare(tx, self.tokenizer)
+        if isinstance(prepared, Rejection):
+            return prepared
+        self.stats.tokenized_references += prepared.tokenized_reference
+        self.stats.masked += prepared.masked
+        self._staged.add(tx, prepared.card_token, prepared.card_last4, prepared.payload_sha256)
         return None
 
     def add_parsed(self, parsed: CardTransaction | Rejection, raw: Mapping[str, Any]) -> None:
@@ -221,16 +218,6 @@ class Ingestor:
 
     def add_incident(self, incident: Incident) -> None:
         self._incidents.setdefault(incident.incident_id, incident)
-
-    def _mask_text(self, tx: CardTransaction) -> None:
-        """Tokenize a trans_num that is a card number; mask them in merchant and category."""
-        if find_card_numbers(tx.trans_num):
-            tx.trans_num = self.tokenizer.tokenize_reference(tx.trans_num)
-            self.stats.tokenized_references += 1
-        merchant, category = mask_card_numbers(tx.merchant), mask_card_numbers(tx.category)
-        if (merchant, category) != (tx.merchant, tx.category):
-            tx.merchant, tx.category = merchant, category
-            self.stats.masked += 1
 
     def flush(self) -> None:
         """Hand everything queued to the writer as one batch (one database transaction)."""
@@ -363,17 +350,59 @@ class Ingestor:
     def _quarantine(self, rejection: Rejection, raw: Mapping[str, Any],
                     trans_num: str | None) -> None:
         """Queue a quarantine row: never raises (it is what failing rows fall back on)."""
-        try:
-            payload = mask_raw(raw)
-            row = (safe_text(trans_num, 128) if trans_num else None, rejection.reason,
-                   safe_text(rejection.detail), payload)
-        except Exception as exc:  # noqa: BLE001 - the last resort must not fail
-            payload = {"error": f"payload not kept: {type(exc).__name__}"}
-            row = (None, rejection.reason, "the row could not be represented", payload)
-        digest = hashlib.sha256(
-            f"{self.source}:{rejection.reason}:{json.dumps(payload, sort_keys=True)}".encode()
-        ).hexdigest()
-        self._quarantined.append((row[0], row[1], row[2], Jsonb(payload), digest, self.source))
+        self._quarantined.append(quarantine_row(self.source, rejection, raw, trans_num))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What staging a valid transaction needs besides the transaction itself."""
+
+    card_token: str
+    card_last4: str
+    payload_sha256: str
+    tokenized_reference: bool  # trans_num was a card number: replaced by a keyed token
+    masked: bool               # a card number in merchant or category text was masked
+
+
+def prepare(tx: CardTransaction, tokenizer: Tokenizer) -> Prepared | Rejection:
+    """Check ``tx`` and make it storable, in place: the amount rounded to cents, a
+    ``trans_num`` that is a card number replaced by a keyed token of itself, card numbers
+    in merchant and category masked; with the card's token and the payload hash. Every
+    source (stream, file, API) stages rows prepared here, so they hash alike."""
+    rejection = problem(tx)
+    if rejection is not None:
+        return rejection
+    tx.amount = round_amount(tx.amount)
+    token, last4 = tokenizer.tokenize(tx.pan)
+    tokenized = masked = False
+    if (may_hold_card_number_field(tx.trans_num) or may_hold_card_number_field(tx.merchant)
+            or may_hold_card_number_field(tx.category)):
+        if find_card_numbers(tx.trans_num):
+            tx.trans_num = tokenizer.tokenize_reference(tx.trans_num)
+            tokenized = True
+        merchant, category = mask_card_numbers(tx.merchant), mask_card_numbers(tx.category)
+        if (merchant, category) != (tx.merchant, tx.category):
+            tx.merchant, tx.category = merchant, category
+            masked = True
+    return Prepared(token, last4, payload_sha256(tx, token), tokenized, masked)
+
+
+def quarantine_row(source: str, rejection: Rejection, raw: Mapping[str, Any],
+                   trans_num: str | None) -> tuple[Any, ...]:
+    """A row for ``ingest.staged_quarantine`` (after its batch_id: trans_num, reason,
+    detail, raw_payload, raw_sha256, source); never raises (it is what failing rows fall
+    back on). The payload keeps only :data:`QUARANTINE_FIELDS`, card numbers masked."""
+    try:
+        payload = mask_raw(raw)
+        row = (safe_text(trans_num, 128) if trans_num else None, rejection.reason,
+               safe_text(rejection.detail), payload)
+    except Exception as exc:  # noqa: BLE001 - the last resort must not fail
+        payload = {"error": f"payload not kept: {type(exc).__name__}"}
+        row = (None, rejection.reason, "the row could not be represented", payload)
+    digest = hashlib.sha256(
+        f"{source}:{rejection.reason}:{json.dumps(payload, sort_keys=True)}".encode()
+    ).hexdigest()
+    return (row[0], row[1], row[2], Jsonb(payload), digest, source)
 
 
 def _writer_started() -> None:

@@ -117,6 +117,20 @@ class ModelCache:
         self.champion: DeployedModel | None = None
         self.shadows: list[DeployedModel] = []
         self._loaded: dict[int, DeployedModel] = {}
+        self._preloaded: dict[int, DeployedModel] = {}
+
+    def preload(self, conn: psycopg.Connection[Any]) -> bool:
+        """Load the deployed models :meth:`refresh` has not loaded yet, so the next
+        refresh switches to them at once (another thread may call this: the API loads a
+        promoted model beside the requests, not in one of them). True when a champion is
+        deployed and loaded or preloaded."""
+        rows = conn.execute(queries.load("scoring")["deployed_versions"]).fetchall()
+        has_champion = False
+        for version, status in rows:
+            if version not in self._loaded and version not in self._preloaded:
+                self._preloaded[version] = DeployedModel.load(models.load(conn, version))
+            has_champion = has_champion or status == "champion"
+        return has_champion
 
     def refresh(self, conn: psycopg.Connection[Any]) -> None:
         rows = conn.execute(queries.load("scoring")["deployed_versions"]).fetchall()
@@ -125,7 +139,8 @@ class ModelCache:
             return
         loaded: dict[int, DeployedModel] = {}
         for version, status in key:
-            model = self._loaded.get(version) or DeployedModel.load(models.load(conn, version))
+            model = (self._loaded.get(version) or self._preloaded.pop(version, None)
+                     or DeployedModel.load(models.load(conn, version)))
             model.is_shadow = status == "shadow"
             loaded[version] = model
         before = self.describe()
@@ -225,14 +240,26 @@ class Scorer:
         return self._claim_sql
 
     def _write(self, conn: psycopg.Connection[Any], rows: Sequence[tuple[Any, ...]]) -> int:
-        ids = [r[0] for r in rows]
-        matrix = np.array([r[7:] for r in rows], dtype=np.float64).astype(np.float32)
+        all_ids = [r[0] for r in rows]
+        all_rows = np.array([r[8:] for r in rows], dtype=np.float64).astype(np.float32)
+        # Rows the API already decided with the champion (pgfraud serve) wait for the
+        # shadows only: one champion prediction per transaction, whoever wrote it.
+        undecided = np.array([not r[7] for r in rows], dtype=bool)
         column = {name: i for i, name in enumerate(self._claim_names)}
         predictions: dict[str, list[Any]] = {k: [] for k in (
             "transaction_id", "model_version", "feature_set_version", "is_shadow", "score",
             "threshold", "is_alert")}
         alert_rows: list[int] = []
+        champion_features = np.empty((0, 0), dtype=np.float32)
+        champion_ids: list[int] = []
         for model in self.models.all:
+            if model.is_shadow or undecided.all():
+                ids, matrix = all_ids, all_rows
+            else:
+                ids = [i for i, keep in zip(all_ids, undecided, strict=True) if keep]
+                matrix = all_rows[undecided]
+            if not ids:
+                continue
             features = matrix[:, [column[n] for n in model.feature_names]]
             scores = np.clip(model.onnx.predict(features), 0.0, 1.0)
             decided = scores >= model.threshold
@@ -246,16 +273,18 @@ class Scorer:
             if not model.is_shadow:
                 alert_rows = np.flatnonzero(decided).tolist()
                 champion_features = features
+                champion_ids = ids
         # Binary parameters: psycopg writes a list as a text array in Python, element by
         # element (~8 ms for 2,000 floats), and as a binary array ~15 times faster.
-        conn.execute(self._sql["insert_predictions"], predictions, binary=True)
+        if predictions["transaction_id"]:
+            conn.execute(self._sql["insert_predictions"], predictions, binary=True)
         if not alert_rows:
             return 0
         champion = self.models.champion
         assert champion is not None
         reasons = champion.reasons(champion_features[alert_rows])
         conn.execute(self._sql["insert_alerts"], {
-            "transaction_id": [ids[i] for i in alert_rows],
+            "transaction_id": [champion_ids[i] for i in alert_rows],
             "model_version": [champion.version] * len(alert_rows),
             "reasons": [Jsonb(r) for r in reasons],
         }, binary=True)

@@ -26,7 +26,7 @@ SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 SCHEMA_DIR = SQL_DIR / "schema"
 SCHEMA_ORDER = SCHEMA_DIR / "schema.sql"
 
-SCHEMAS = ["analytics", "features", "ingest", "ml", "scoring", "truth"]
+SCHEMAS = ["analytics", "api", "features", "ingest", "ml", "scoring", "truth"]
 
 Row = tuple[object, ...]
 Fingerprint = dict[str, list[Row]]

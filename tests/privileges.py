@@ -60,7 +60,7 @@ class Allowed:
         return self.relations.get(f"{schema}.{name}") or wildcard
 
 
-SCHEMAS = ("ingest", "features", "scoring", "ml", "truth", "analytics")
+SCHEMAS = ("ingest", "features", "scoring", "ml", "truth", "analytics", "api")
 # Nobody creates anything anywhere. (Every role has USAGE on public: PostgreSQL grants it
 # to PUBLIC, and the project keeps nothing there that any role may touch.)
 NO_CREATE_SCHEMAS = (*SCHEMAS, "public")

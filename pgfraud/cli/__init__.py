@@ -10,6 +10,7 @@ import psycopg
 import sqlalchemy.exc
 
 from pgfraud import __version__
+from pgfraud.cli.api import serve, tokens
 from pgfraud.cli.backtest import replay
 from pgfraud.cli.db import db, migrate
 from pgfraud.cli.demo import demo
@@ -60,6 +61,8 @@ cli.add_command(dbt)
 cli.add_command(refresh)
 cli.add_command(report)
 cli.add_command(leaks)
+cli.add_command(serve)
+cli.add_command(tokens)
 for command in (label, review, analysts, retrain, replay):
     cli.add_command(command)
 

@@ -39,7 +39,7 @@ from pgfraud.kernel.errors import PgfraudError
 log = logging.getLogger(__name__)
 
 #: Schemas scanned (those that exist).
-SCHEMAS = ("ingest", "features", "scoring", "ml", "truth", "analytics", "analytics_staging")
+SCHEMAS = ("ingest", "features", "scoring", "ml", "truth", "analytics", "analytics_staging", "api")
 #: Column types scanned, and arrays and domains of them. Never bytea: binary.
 TEXT_TYPES = ("text", "varchar", "bpchar", "json", "jsonb")
 #: Declared model artifacts, never scanned, with the reason.

@@ -16,6 +16,7 @@ order by model_version;
 -- Claim up to %(limit)s queued transactions (oldest first; rows other workers hold are
 -- skipped) and read what scoring needs. The claim is the DELETE: it commits with the
 -- predictions or rolls back with them. Feature columns are appended by the caller.
+-- champion_scored: the API decided it inline (pgfraud serve); only shadows score it.
 -- The ids are picked once, as an array (an InitPlan): autovacuum often analyses the
 -- queue while it is empty, and with `transaction_id in (select ... limit)` the planner
 -- then ran the locking subquery again for every claimed row (a semi join with 1-row
@@ -29,10 +30,10 @@ with claimed as (
         limit %(limit)s
         for update skip locked
     ))
-    returning transaction_id
+    returning transaction_id, champion_scored
 )
 select c.transaction_id, t.card_last4, t.amount, t.merchant, t.category, t.transacted_at,
-       m.transaction_id is not null {features}
+       m.transaction_id is not null, c.champion_scored {features}
 from claimed as c
 join ingest.transactions as t using (transaction_id)
 left join features.model_input_v1 as m using (transaction_id)
@@ -78,8 +79,9 @@ select pg_notify('fraud_alert', scoring.alert_json(alert)::text)
 from inserted;
 
 -- name: backlog
--- Transactions waiting to be scored, and since when.
-select count(*), min(enqueued_at) from scoring.pending;
+-- Transactions waiting for the champion, and since when (the API's, decided inline, wait
+-- for the shadows only).
+select count(*), min(enqueued_at) from scoring.pending where not champion_scored;
 
 -- name: recent_alerts
 -- The newest alerts as JSON payloads, oldest first (`pgfraud alerts tail` starts with them).

@@ -7,24 +7,29 @@ comment on schema ingest is
 -- producer: stages batches and calls ingest.accept_batch; scorer: reads transactions;
 -- trainer: reads the event clock; analyst: maps a trans_num to its transaction id.
 grant usage on schema ingest to pgfraud_producer, pgfraud_scorer, pgfraud_trainer,
-    pgfraud_analyst;
+    pgfraud_analyst, pgfraud_api;
 
 create schema features;
 comment on schema features is
     'Point-in-time features, one immutable row per transaction.';
-grant usage on schema features to pgfraud_scorer, pgfraud_trainer;
+grant usage on schema features to pgfraud_scorer, pgfraud_trainer, pgfraud_api;
 
 create schema scoring;
 comment on schema scoring is
     'Predictions with their pending true_value label, alerts, scorer progress. Written by pgfraud_scorer; analysts write labels only.';
 -- reader: scoring views are granted one by one where they are defined.
 grant usage on schema scoring to pgfraud_scorer, pgfraud_analyst, pgfraud_reader,
-    pgfraud_trainer;
+    pgfraud_trainer, pgfraud_api;
 
 create schema ml;
 comment on schema ml is
     'Model registry: ONNX bytes, metadata, metrics, reference distributions.';
-grant usage on schema ml to pgfraud_scorer, pgfraud_trainer;
+grant usage on schema ml to pgfraud_scorer, pgfraud_trainer, pgfraud_api;
+
+create schema api;
+comment on schema api is
+    'The HTTP API''s clients (hashed bearer tokens) and its decisions.';
+grant usage on schema api to pgfraud_api;
 
 create schema analytics;
 comment on schema analytics is

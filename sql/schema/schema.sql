@@ -66,5 +66,9 @@
 \ir ml/shadow_since.sql
 \ir ml/paired_live_scores.sql
 
+-- api: the HTTP API's clients and decisions.
+\ir api/clients.sql
+\ir api/decisions.sql
+
 -- analytics: dbt builds the marts; this is the one table dbt does not own.
 \ir analytics/mart_builds.sql

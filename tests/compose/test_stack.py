@@ -21,8 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,16 +63,18 @@ def compose(*args: str, check: bool = True, stdin: str | None = None,
     return done
 
 
-def sql(query: str) -> list[list[str]]:
-    """Rows of ``query`` run by psql in the postgres container, as the owner."""
+def sql(query: str, **params: object) -> list[list[str]]:
+    """Rows of ``query`` run by psql in the postgres container, as the owner; ``params``
+    are psql variables, which the query quotes as ``:'name'``."""
+    variables = [arg for name, value in params.items() for arg in ("-v", f"{name}={value}")]
     out = compose("exec", "-T", "postgres", "psql", "-X", "-q", "-A", "-t", "-F", "\t",
-                  "-v", "ON_ERROR_STOP=1", "-U", "pgfraud", "-d", "pgfraud",
-                  "-c", query).stdout
+                  "-v", "ON_ERROR_STOP=1", *variables, "-U", "pgfraud", "-d", "pgfraud",
+                  "-f", "-", stdin=query).stdout
     return [line.split("\t") for line in out.splitlines() if line]
 
 
-def scalar(query: str) -> int:
-    return int(sql(query)[0][0])
+def scalar(query: str, **params: object) -> int:
+    return int(sql(query, **params)[0][0])
 
 
 def wait_for(what: str, condition: Callable[[], bool], timeout: float,
@@ -188,6 +194,130 @@ def test_transactions_flow_each_with_exactly_one_champion_prediction() -> None:
     assert scalar(DUPLICATED) == 0
 
 
+# The API, from the host, as a client would call it. No proxy: a host whose egress goes
+# through one (HTTP_PROXY) must still reach 127.0.0.1 directly.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+API: dict[str, str] = {}   # the published address and the token, for the later steps
+
+
+def authorize(trans_num: str, token: str | None) -> tuple[int, dict[str, Any]]:
+    """POST one authorization to the published API port; its status and JSON body."""
+    # Now in event time: the stream's clock runs ahead of the wall clock.
+    (clock,) = sql("select to_json(max_transacted_at) from ingest.event_clock")
+    transacted_at = json.loads(clock[0])
+    body = {"trans_num": trans_num, "transacted_at": transacted_at,
+            "card_number": "4111111111111111", "amount": "12.50",
+            "merchant": "compose-test merchant", "category": "grocery_pos",
+            "merchant_lat": 40.1, "merchant_long": -74.2}
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{API['url']}/v1/authorizations", method="POST",
+                                     data=json.dumps(body).encode(), headers=headers)
+    try:
+        with DIRECT.open(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        text = error.read().decode(errors="replace")
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, {"text": text}
+
+
+def champion_predictions(transaction_id: int) -> list[list[str]]:
+    return sql("""select model_version, score from scoring.scores
+                  where transaction_id = :'id' and not is_shadow""", id=transaction_id)
+
+
+def decided(token: str) -> dict[str, Any]:
+    """POST a new authorization and check it in the database: stored from the API, with
+    exactly one champion prediction, and api.decisions saying what the client was told.
+    The answer."""
+    trans_num = f"compose-api-{uuid.uuid4()}"
+    status, answer = authorize(trans_num, token)
+    assert status == 200, answer
+    assert answer["trans_num"] == trans_num
+    assert answer["decision"] in ("approve", "review", "decline"), answer
+
+    def stored() -> list[list[str]]:
+        return sql("""select transaction_id, source, card_last4 from ingest.transactions
+                      where trans_num = :'t'""", t=trans_num)
+
+    # When the deadline's fallback answered, the transaction commits just after.
+    wait_for("the authorization stored", lambda: bool(stored()), 30, every=0.5)
+    ((transaction_id, source, last4),) = stored()
+    assert (source, last4) == ("api", "1111")   # the card number itself is not stored
+    # Exactly one champion prediction, by the champion; the scorer does not score it
+    # again (checked for every transaction once the queue drains, below).
+    ((version, score),) = champion_predictions(int(transaction_id))
+    assert sql("select model_version from ml.models where status = 'champion'") == [[version]]
+    ((decision, is_fallback, told_version, told_score),) = sql(
+        """select decision, is_fallback, model_version, score from api.decisions
+           where transaction_id = :'id'""", id=transaction_id)
+    assert (decision, is_fallback == "t") == (answer["decision"], answer["is_fallback"])
+    assert (told_version, float(told_score)) == (version, float(score))
+    if not answer["is_fallback"]:   # the model's answer: the prediction it was told
+        assert answer["transaction_id"] == int(transaction_id)
+        assert answer["model_version"] == int(version)
+        assert abs(answer["score"] - float(score)) < 1e-9
+    return answer
+
+
+def test_the_api_decides_an_authorization_with_the_champion() -> None:
+    host, port = compose("port", "api", "8080").stdout.strip().rsplit(":", 1)
+    assert host == "127.0.0.1"
+    API["url"] = f"http://127.0.0.1:{port}"
+    token = compose("exec", "-T", "api", "pgfraud", "tokens", "create", "compose-test").stdout
+    assert len(token.splitlines()) == 1 and token.strip(), token   # the token, nothing else
+    API["token"] = token.strip()
+    # The model answers within the server's deadline (100 ms); a first request on a busy
+    # machine may get the fallback (checked as well), so up to three.
+    answers = [decided(API["token"])]
+    while answers[-1]["is_fallback"] and len(answers) < 3:
+        answers.append(decided(API["token"]))
+    assert not answers[-1]["is_fallback"], answers
+
+
+def test_the_api_refuses_a_request_without_a_valid_token() -> None:
+    for token in (None, "not-a-token", API["token"][:-1]):
+        trans_num = f"compose-api-{uuid.uuid4()}"
+        status, answer = authorize(trans_num, token)
+        assert status == 401, (token, answer)
+        assert scalar("select count(*) from ingest.transactions where trans_num = :'t'",
+                      t=trans_num) == 0
+
+
+def _outward_address() -> str | None:
+    """This host's address on its default route (a UDP connect sends nothing), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))   # TEST-NET-1: never routed anywhere real
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_every_published_port_binds_the_loopback_address_only() -> None:
+    published: dict[str, list[str]] = {}
+    for name in STACK:
+        for container in compose("ps", "-q", name).stdout.split():
+            ports = json.loads(inspect(container, "{{json .NetworkSettings.Ports}}")) or {}
+            for bindings in ports.values():
+                published.setdefault(name, []).extend(
+                    f"{b['HostIp']}:{b['HostPort']}" for b in bindings or [])
+    assert set(published) == {"postgres", "api"}, published
+    assert all(binding.startswith("127.0.0.1:") for bindings in published.values()
+               for binding in bindings), published
+    # And from another address of this host, nothing answers on the API's port.
+    address = _outward_address()
+    if address is not None:
+        with pytest.raises(OSError):
+            socket.create_connection((address, int(API["url"].rsplit(":", 1)[1])),
+                                     timeout=5).close()
+
+
 def test_alerts_are_raised_and_analysts_labels_land() -> None:
     wait_for("alerts", lambda: scalar("select count(*) from scoring.alerts") > 0, 300)
     wait_for("labels", lambda: scalar(
@@ -249,6 +379,9 @@ def test_no_secret_in_an_image_layer_or_in_docker_inspect() -> None:
     for value in values:
         assert value not in inspected
         assert value not in history
+    # Nor the API's bearer token in any log (it has been sent, and refused cut short).
+    logs = compose("logs", "--no-color").stdout
+    assert API["token"] not in logs and API["token"][:-1] not in logs
     for name in PGFRAUD_SERVICES:
         if name in LONG_RUNNING:
             assert compose("exec", "-T", name, "id", "-u").stdout.strip() != "0", name
@@ -308,6 +441,7 @@ def test_down_and_up_keeps_the_data_and_scoring_resumes() -> None:
     assert scalar("select count(*) from ingest.transactions") >= transactions
     wait_for("scoring resumes", lambda: scalar(CHAMPION_SCORED) > transactions + 200, 300)
     assert scalar(DUPLICATED) == 0
+    decided(API["token"])   # the API's token is kept in the database: it still works
 
 
 def _leftovers() -> dict[str, list[str]]:

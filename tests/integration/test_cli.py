@@ -16,7 +16,7 @@ import pytest
 from pgfraud.kernel.migrate import head_revision
 
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
-SCHEMAS = ("analytics", "features", "ingest", "ml", "scoring")
+SCHEMAS = ("analytics", "api", "features", "ingest", "ml", "scoring")
 
 
 def run(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -97,6 +97,37 @@ ROLE_TABLE: dict[str, Allowed] = {
             "ml.link_training_run(bigint)",
         },
     ),
+    "pgfraud_api": Allowed(
+        usage={"api", "ingest", "features", "scoring", "ml"},
+        relations={
+            # Stores as a producer does...
+            "ingest.staged_transactions": {"INSERT": all_but("refusal")},
+            "ingest.staged_quarantine": {"INSERT": ALL},
+            # ...finds what it stored, and why a row was refused...
+            "ingest.transactions": READ,
+            "ingest.quarantine": {"SELECT": only("trans_num", "reason", "detail", "source",
+                                                 "quarantined_at")},
+            # ...scores with the champion as the scorer does...
+            "features.model_input_v1": READ,
+            "ml.models": READ,
+            "scoring.pending": {"SELECT": ALL, "UPDATE": ALL, "DELETE": ALL},
+            "scoring.scores": {
+                "SELECT": ALL,
+                "INSERT": only("transaction_id", "model_version", "feature_set_version",
+                               "is_shadow", "score", "threshold", "is_alert", "latency_ms"),
+            },
+            "scoring.alerts": {
+                "SELECT": ALL,
+                "INSERT": only("transaction_id", "model_version", "score", "threshold",
+                               "card_last4", "amount", "merchant", "category",
+                               "transacted_at", "reasons"),
+            },
+            # ...and records its decisions; it reads the token hashes, never writes them.
+            "api.clients": READ,
+            "api.decisions": {"SELECT": ALL, "INSERT": ALL},
+        },
+        functions={"ingest.accept_batch(uuid)", "scoring.alert_json(scoring.alerts)"},
+    ),
     "pgfraud_reader": Allowed(
         usage={"analytics", "scoring"},  # scoring: nothing in it is readable
         relations={"analytics.*": READ},

@@ -6,11 +6,14 @@ start order, mounted paths, and the image's install against CI's."""
 from __future__ import annotations
 
 import copy
+import http.server
 import importlib.resources
 import json
 import re
 import stat
 import subprocess
+import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -96,7 +99,7 @@ def test_the_python_services_are_the_expected_ones() -> None:
     commands = {name: " ".join(s["command"][1:3]) for name, s in PGFRAUD.items()}
     assert commands == {
         "migrate": "migrate", "grafana-login": "db login", "bootstrap": "train --bootstrap",
-        "producer": "produce --rate", "scorer": "score --workers",
+        "producer": "produce --rate", "scorer": "score --workers", "api": "serve --host",
         "analysts": "analysts --follow", "dbt": "refresh --every"}
     assert pinned_default(SERVICES["postgres"]["image"]).startswith("postgres:15")
     assert SERVICES["grafana"]["image"].startswith("grafana/grafana")
@@ -135,11 +138,62 @@ def test_every_long_running_service_has_a_healthcheck() -> None:
     assert "-h 127.0.0.1" in SERVICES["postgres"]["healthcheck"]["test"][1]
 
 
-def test_only_postgres_and_grafana_publish_ports_on_localhost() -> None:
+# A host port may be a ``${VARIABLE:-default}`` (the API's PGFRAUD_API_PORT).
+_LOOPBACK_ONLY = re.compile(r"^127\.0\.0\.1:(\d+|\$\{[A-Z_]+:-\d+\}):\d+$")
+
+
+def test_only_postgres_the_api_and_grafana_publish_ports_on_localhost() -> None:
     published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
+    for name, ports in published.items():
+        for port in ports:  # IP:HOST_PORT:CONTAINER_PORT, the IP the loopback address
+            assert _LOOPBACK_ONLY.match(port), (name, port)
     assert published == {"postgres": ["127.0.0.1:5432:5432"],
+                         "api": ["127.0.0.1:${PGFRAUD_API_PORT:-8080}:8080"],
                          "grafana": ["127.0.0.1:3000:3000"]}
     assert not any("expose" in s for s in SERVICES.values())
+
+
+def test_the_api_listens_on_the_port_it_publishes_and_probes() -> None:
+    api = SERVICES["api"]
+    command = api["command"]
+    port = command[command.index("--port") + 1]
+    # All interfaces inside the container (else the published port reaches nothing);
+    # the host publishes it on 127.0.0.1 only.
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert [p.rsplit(":", 1)[1] for p in api["ports"]] == [port]
+    probe = api["healthcheck"]["test"]
+    assert probe[:3] == ["CMD", "python", "-c"]   # the slim image has no curl
+    assert f"'http://127.0.0.1:{port}/readyz'" in probe[3]
+
+
+class _Probed(http.server.BaseHTTPRequestHandler):
+    status = 200
+    paths: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).paths.append(self.path)
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False), (404, False)])
+def test_the_api_healthcheck_passes_only_on_a_2xx(status: int, healthy: bool) -> None:
+    """The healthcheck's own script, run against a stand-in server answering ``status``
+    (an unready API answers 503)."""
+    probe = SERVICES["api"]["healthcheck"]["test"][3]
+    _Probed.status, _Probed.paths = status, []
+    with http.server.HTTPServer(("127.0.0.1", 0), _Probed) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        script = probe.replace(":8080/", f":{server.server_address[1]}/")
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                              timeout=30, check=False)
+        server.shutdown()
+    assert _Probed.paths == ["/readyz"]
+    assert (done.returncode == 0) is healthy, done.stderr
 
 
 def test_services_wait_for_health_and_the_migration() -> None:

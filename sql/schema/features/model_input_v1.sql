@@ -49,4 +49,4 @@ where f.feature_set_version = 1;
 comment on view features.model_input_v1 is
     'Model input for feature set 1: key columns, then one double precision column per feature.';
 
-grant select on features.model_input_v1 to pgfraud_trainer, pgfraud_scorer;
+grant select on features.model_input_v1 to pgfraud_trainer, pgfraud_scorer, pgfraud_api;

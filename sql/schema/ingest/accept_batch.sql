@@ -277,4 +277,4 @@ comment on function ingest.accept_batch(uuid) is
     'or unsafe rows refused, new rows stored, re-sends skipped, conflicts quarantined.';
 
 revoke all on function ingest.accept_batch(uuid) from public;
-grant execute on function ingest.accept_batch(uuid) to pgfraud_producer;
+grant execute on function ingest.accept_batch(uuid) to pgfraud_producer, pgfraud_api;

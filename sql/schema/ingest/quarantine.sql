@@ -13,10 +13,14 @@ create table ingest.quarantine (
 
     constraint quarantine_raw_sha256_key unique (raw_sha256),
     constraint quarantine_reason_check check (reason ~ '^[a-z][a-z0-9_]*$'),
-    constraint quarantine_source_check check (source in ('stream', 'csv', 'replay'))
+    constraint quarantine_source_check check (source in ('stream', 'csv', 'replay', 'api'))
 );
 
 comment on table ingest.quarantine is
     'Rejected input with the reason; the stream never stops for bad rows.';
 
 create index quarantine_reason_quarantined_at_idx on ingest.quarantine (reason, quarantined_at);
+
+-- api: why the database refused a request's row (the 422 it answers).
+grant select (trans_num, reason, detail, source, quarantined_at) on ingest.quarantine
+    to pgfraud_api;

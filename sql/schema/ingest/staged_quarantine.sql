@@ -16,4 +16,4 @@ comment on table ingest.staged_quarantine is
 
 create index staged_quarantine_batch_id_idx on ingest.staged_quarantine (batch_id);
 
-grant insert on ingest.staged_quarantine to pgfraud_producer;
+grant insert on ingest.staged_quarantine to pgfraud_producer, pgfraud_api;

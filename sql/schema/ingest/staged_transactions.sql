@@ -38,4 +38,4 @@ grant insert (batch_id, ordinal, trans_num, transacted_at, card_token, card_last
               merchant, category, merchant_lat, merchant_long, home_lat, home_long,
               city_pop, cardholder_birth_date, payload_sha256, source, is_fraud,
               fraud_scenario, incident_id)
-    on ingest.staged_transactions to pgfraud_producer;
+    on ingest.staged_transactions to pgfraud_producer, pgfraud_api;

@@ -25,7 +25,7 @@ create table ingest.transactions (
     city_pop                integer,
     cardholder_birth_date   date,
     payload_sha256          text not null,            -- hash of the accepted payload: detects conflicting re-sends
-    source                  text not null,            -- stream | csv | replay
+    source                  text not null,            -- stream | csv | replay | api
     ingested_at             timestamptz not null default now(),
 
     constraint transactions_trans_num_key unique (trans_num),
@@ -40,7 +40,7 @@ create table ingest.transactions (
     constraint transactions_home_long_check check (home_long between -180 and 180),
     constraint transactions_payload_sha256_check
         check (length(payload_sha256) = 64 and payload_sha256 !~ '[^0-9a-f]'),
-    constraint transactions_source_check check (source in ('stream', 'csv', 'replay'))
+    constraint transactions_source_check check (source in ('stream', 'csv', 'replay', 'api'))
 );
 
 comment on table ingest.transactions is
@@ -63,5 +63,5 @@ alter table ingest.transactions set (
 -- scorer: reads transactions. Analysts label by trans_num too (a chargeback file names
 -- it): they may map it to the transaction id, and see nothing else of the transaction.
 -- The producer inserts only through ingest.accept_batch.
-grant select on ingest.transactions to pgfraud_scorer;
+grant select on ingest.transactions to pgfraud_scorer, pgfraud_api;
 grant select (transaction_id, trans_num) on ingest.transactions to pgfraud_analyst;

@@ -41,4 +41,4 @@ create unique index models_one_champion_idx on ml.models (status) where status =
 
 -- scorer: loads the champion and shadows. trainer: reads, registers through
 -- ml.register_model, never by INSERT or UPDATE.
-grant select on ml.models to pgfraud_scorer, pgfraud_trainer;
+grant select on ml.models to pgfraud_scorer, pgfraud_trainer, pgfraud_api;

@@ -39,12 +39,13 @@ as $$
 $$;
 
 revoke all on function scoring.alert_json(scoring.alerts) from public;
-grant execute on function scoring.alert_json(scoring.alerts) to pgfraud_scorer, pgfraud_analyst;
+grant execute on function scoring.alert_json(scoring.alerts) to pgfraud_scorer, pgfraud_analyst,
+    pgfraud_api;
 
 -- scorer: inserts alerts (every column but alert_id and created_at, which the database
 -- sets) and reads them; analyst: reads them (and the review queue,
 -- scoring/review_queue.sql).
-grant select on scoring.alerts to pgfraud_scorer, pgfraud_analyst;
+grant select on scoring.alerts to pgfraud_scorer, pgfraud_analyst, pgfraud_api;
 grant insert (transaction_id, model_version, score, threshold, card_last4, amount, merchant,
               category, transacted_at, reasons)
-    on scoring.alerts to pgfraud_scorer;
+    on scoring.alerts to pgfraud_scorer, pgfraud_api;

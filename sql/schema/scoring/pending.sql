@@ -9,11 +9,16 @@
 
 create table scoring.pending (
     transaction_id  bigint primary key,
-    enqueued_at     timestamptz not null default now()
+    enqueued_at     timestamptz not null default now(),
+    champion_scored boolean not null default false
 );
 
 comment on table scoring.pending is
-    'Transactions committed but not yet scored by the champion; scorers claim and delete rows.';
+    'Transactions committed but not yet scored by the deployed models; scorers claim and '
+    'delete rows (champion_scored: the API decided it, only the shadows score it).';
+
+comment on column scoring.pending.champion_scored is
+    'The champion already decided it (the HTTP API, inline): only shadow models score it.';
 
 -- A queue churns: vacuum it often so claims do not wade through dead index entries.
 alter table scoring.pending set (
@@ -48,3 +53,5 @@ revoke all on function scoring.enqueue_new_transactions() from public;
 -- scorer: claims with DELETE ... FOR UPDATE SKIP LOCKED; FOR UPDATE (the claim) needs
 -- UPDATE privilege, but the scorer never updates a row.
 grant select, update, delete on scoring.pending to pgfraud_scorer;
+-- api: a transaction it decided leaves the queue, or stays for the shadows only.
+grant select, update, delete on scoring.pending to pgfraud_api;

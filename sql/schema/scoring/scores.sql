@@ -27,7 +27,7 @@ create index scores_scored_at_idx on scoring.scores (scored_at);
 
 -- scorer: inserts the columns a model decides, nothing about labels or times it does not
 -- measure.
-grant select on scoring.scores to pgfraud_scorer;
+grant select on scoring.scores to pgfraud_scorer, pgfraud_api;
 grant insert (transaction_id, model_version, feature_set_version, is_shadow, score,
               threshold, is_alert, latency_ms)
-    on scoring.scores to pgfraud_scorer;
+    on scoring.scores to pgfraud_scorer, pgfraud_api;
