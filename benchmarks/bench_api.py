@@ -38,8 +38,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import psutil
 import psycopg
 
 from benchmarks import loadgen
@@ -124,8 +126,9 @@ def _ready(base: str) -> bool:
 
 
 @contextlib.contextmanager
-def _server(env: dict[str, str]) -> Iterator[str]:
-    """``pgfraud serve`` on a free loopback port until ready; yields its base URL."""
+def _server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """``pgfraud serve`` on a free loopback port until ready; yields its base URL and
+    process id."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
@@ -141,7 +144,7 @@ def _server(env: dict[str, str]) -> Iterator[str]:
                     raise RuntimeError(f"pgfraud serve not ready (exit {process.poll()}):\n"
                                        + log.read()[-3000:])
                 time.sleep(0.2)
-            yield base
+            yield base, process.pid
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -149,6 +152,59 @@ def _server(env: dict[str, str]) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@dataclass(frozen=True)
+class CpuShares:
+    """Cores' worth of CPU (1.0 = one core busy) over a run, by who used it."""
+
+    server: float
+    postgres: float
+    load_generator: float
+    other: float
+
+
+class CpuMeter:
+    """CPU time of the server process, the PostgreSQL cluster (postmaster, its live
+    children and the ones it reaped), this process (the load generator) and the rest of
+    the machine, between :meth:`start` and :meth:`stop`. The machine may be shared: the
+    rest says how much others took from the two cores meanwhile."""
+
+    def __init__(self, server_pid: int, postmaster_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+        self.postmaster = psutil.Process(postmaster_pid)
+        self.me = psutil.Process()
+        self._started: tuple[float, ...] = ()
+
+    def _now(self) -> tuple[float, ...]:
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        pm = self.postmaster.cpu_times()
+        postgres = pm.user + pm.system + pm.children_user + pm.children_system
+        for child in self.postmaster.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                t = child.cpu_times()
+                postgres += t.user + t.system
+        server, me = self.server.cpu_times(), self.me.cpu_times()
+        return (time.monotonic(), busy, server.user + server.system, postgres,
+                me.user + me.system)
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def stop(self) -> CpuShares:
+        now = self._now()
+        seconds = now[0] - self._started[0]
+        machine, server, postgres, me = (
+            (b - a) / seconds for a, b in zip(self._started[1:], now[1:], strict=True))
+        return CpuShares(server, postgres, me, max(machine - server - postgres - me, 0.0))
+
+
+def _postmaster_pid(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select pg_backend_pid()").fetchone()
+    assert row is not None
+    return int(psutil.Process(int(row[0])).ppid())
 
 
 def _check_stored(url: str, champion: int, result: loadgen.LoadResult,
@@ -205,40 +261,44 @@ def run() -> Section:
                "PGFRAUD_LOG_LEVEL": "WARNING"}
         token = subprocess.run([PGFRAUD, "tokens", "create", "bench-api"], env=env,
                                check=True, capture_output=True, text=True).stdout.strip()
-        results: list[loadgen.LoadResult] = []
-        with _server(env) as base:
+        results: list[tuple[loadgen.LoadResult, CpuShares]] = []
+        with _server(env) as (base, server_pid):
+            meter = CpuMeter(server_pid, _postmaster_pid(url))
             endpoint = f"{base}/v1/authorizations"
             offset = 0
             for rate, seconds in [(WARM_UP_RATE, WARM_UP_SECONDS)] + [(r, SECONDS)
                                                                       for r in RATES]:
                 sent = bodies[offset:offset + rate * seconds]
                 offset += len(sent)
+                meter.start()
                 result = loadgen.run(endpoint, token, sent, rate=rate, duration_s=seconds,
                                      max_in_flight=MAX_IN_FLIGHT)
+                shares = meter.stop()
                 _check_stored(url, champion, result, sent)
-                results.append(result)
+                results.append((result, shares))
                 time.sleep(2)
         stream = [stream_latency(url, rate) for rate in RATES]
     return _section(results[1:], stream)
 
 
-def _section(results: list[loadgen.LoadResult], stream: list[dict[str, float]]) -> Section:
+def _section(results: list[tuple[loadgen.LoadResult, CpuShares]],
+             stream: list[dict[str, float]]) -> Section:
     api = table(
         ["offered", "achieved", "answered 200 (fallback)", "errors",
-         "server p50 / p95 / p99", "client p50 / p95 / p99",
-         "load generator: CPU, send lag p99"],
+         "server p50 / p95 / p99", "client p50 / p95 / p99", "send lag p99",
+         "CPU: server / PostgreSQL / load gen. / other"],
         [[f"{r.offered_rate:,.0f} req/s", f"{r.achieved_rate:,.0f} req/s",
           f"{len(r.ok):,} ({_fallbacks(r):,})", _errors(r),
           " / ".join(_ms(v) for v in (r.server_ms.p50, r.server_ms.p95, r.server_ms.p99)),
           " / ".join(_ms(v) for v in (r.client_ms.p50, r.client_ms.p95, r.client_ms.p99)),
-          f"{r.client_cpu_s / max(r.elapsed_s, r.duration_s):.0%} of a core, "
-          f"{_ms(r.lag_ms.p99)}"]
-         for r in results])
+          _ms(r.lag_ms.p99),
+          " / ".join(f"{v:.0%}" for v in (c.server, c.postgres, c.load_generator, c.other))]
+         for r, c in results])
     streamed = table(
         ["offered", "achieved ingest rate", "predictions", "p50", "p95", "p99"],
         [[f"{s['offered']:,.0f} tx/s", f"{s['achieved']:,.0f} tx/s", f"{s['scored']:,.0f}",
           _ms(s["p50"]), _ms(s["p95"]), _ms(s["p99"])] for s in stream])
-    at_target = next(r for r in results if r.offered_rate == TARGET_RATE)
+    at_target = next(r for r, _ in results if r.offered_rate == TARGET_RATE)
     worst = max(at_target.client_ms.p99, at_target.server_ms.p99)
     verdict = (f"**Target p99 <= {TARGET_P99_MS:.0f} ms at {TARGET_RATE} requests/s: "
                f"{'met' if worst <= TARGET_P99_MS else 'not met'}** (client-side p99 "
@@ -251,7 +311,10 @@ def _section(results: list[loadgen.LoadResult], stream: list[dict[str, float]]) 
         "ready); client-side runs from each request's *scheduled* send time to the whole "
         "answer read (no coordinated omission), so it includes how late the load "
         "generator wrote the request (its send lag, about 1 ms of timer granularity, more "
-        "when the cores are busy). Percentiles are of 200 answers; a "
+        "when the cores are busy). CPU is in cores' worth (100 % = one core busy) during "
+        "the rate's run: the server process, the PostgreSQL cluster, this process (the "
+        "load generator) and everything else on the machine. Percentiles are of 200 "
+        "answers; a "
         "fallback (the deadline passed) is a 200 too, counted in brackets. After each "
         "rate every 200 answer was checked in the database: one stored transaction, one "
         "champion prediction, one `api.decisions` row.",
