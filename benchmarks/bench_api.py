@@ -178,7 +178,9 @@ class CpuMeter:
 
     def _now(self) -> tuple[float, ...]:
         machine = psutil.cpu_times()
-        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        # Linux counts guest time inside user time already: left out of the sum.
+        busy = sum(machine) - machine.idle - sum(
+            getattr(machine, name, 0.0) for name in ("iowait", "guest", "guest_nice"))
         pm = self.postmaster.cpu_times()
         postgres = pm.user + pm.system + pm.children_user + pm.children_system
         for child in self.postmaster.children(recursive=True):
