@@ -3,9 +3,9 @@
 One fresh cluster with the history and champion of ``bench_scoring`` (12 days of 1,800
 simulated cards, features computed at ingest, a 30-tree ``tests.history.quick_model``),
 a client token from ``pgfraud tokens create``, and ``pgfraud serve`` as a subprocess on
-loopback (one process, the default 100 ms deadline). Request bodies come from the
-simulator continuing the history: the same world (seed, cards, merchants) started where
-the history ends, so the same cardholders spend on, with new ``trans_num`` values.
+loopback (one process, the default 100 ms deadline; ``tests.api_server``). Request
+bodies continue the history's own simulated stream (``tests.api_server.continuing``): the
+same cardholders and merchants, later in time, each with a new ``trans_num``.
 
 - **API**: :mod:`benchmarks.loadgen` offers 200, 500 and 1,000 requests/s for 30 s each
   (after a 2 s warm-up at 100/s), open loop on at most 256 keep-alive connections.
@@ -27,18 +27,13 @@ asserted.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import itertools
 import os
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -48,8 +43,7 @@ from benchmarks import loadgen
 from benchmarks.bench_scoring import LATENCY_SECONDS, PGFRAUD, stream_latency
 from benchmarks.common import Section, fresh_cluster, table
 from pgfraud.kernel import migrate
-from producer.records import CardTransaction
-from producer.stream import StreamConfig, TransactionStream
+from tests import api_server
 from tests.history import produce, quick_model
 
 RATES = (200, 500, 1_000)
@@ -58,9 +52,7 @@ WARM_UP_RATE, WARM_UP_SECONDS = 100, 2
 MAX_IN_FLIGHT = 256
 DEADLINE_MS = 100
 TARGET_RATE, TARGET_P99_MS = 500, 25.0
-HISTORY_START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-HISTORY_DAYS, CARDS, SEED, FRAUD_RATE = 12, 1800, 5, 0.02
-TOKEN_KEY = "k" * 32  # the history's (tests.history.produce): the same card tokens
+HISTORY_DAYS, CARDS, SEED = 12, 1800, 5
 READY_TIMEOUT_S = 120
 SETTLE_TIMEOUT_S = 30
 
@@ -87,71 +79,13 @@ from stored as s
 """
 
 
-def _body(tx: CardTransaction) -> dict[str, Any]:
-    """The request body for ``tx`` (the contract's fields; optional ones when known)."""
-    body: dict[str, Any] = {
-        "trans_num": tx.trans_num, "transacted_at": tx.transacted_at.isoformat(),
-        "card_number": tx.pan, "amount": str(tx.amount), "merchant": tx.merchant,
-        "category": tx.category, "merchant_lat": tx.merchant_lat,
-        "merchant_long": tx.merchant_long, "home_lat": tx.home_lat,
-        "home_long": tx.home_long, "city_pop": tx.city_pop,
-        "birth_date": tx.birth_date.isoformat() if tx.birth_date else None}
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def _bodies(url: str, count: int) -> list[dict[str, Any]]:
-    """``count`` bodies: the history's cards spending on from where the history ends."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute("select max(transacted_at) from ingest.transactions").fetchone()
-    assert row is not None and row[0] is not None
-    config = StreamConfig(seed=SEED, start=row[0] + dt.timedelta(seconds=1),
-                          fraud_rate=FRAUD_RATE, cards=CARDS, merchants=max(60, CARDS // 5))
-    bodies = [_body(tx) for tx, _ in itertools.islice(TransactionStream(config), count)]
+def _bodies(sent: int, count: int) -> list[dict[str, Any]]:
+    """``count`` bodies: the history's stream after its first ``sent`` transactions (the
+    same cards and merchants, later in time); unique ``trans_num`` values."""
+    bodies = [api_server.body(tx) for tx in itertools.islice(
+        api_server.continuing(after=sent, cards=CARDS, seed=SEED), count)]
     assert len({b["trans_num"] for b in bodies}) == count, "trans_num values repeat"
     return bodies
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _ready(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@contextlib.contextmanager
-def _server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """``pgfraud serve`` on a free loopback port until ready; yields its base URL and
-    process id."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [PGFRAUD, "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--deadline-ms", str(DEADLINE_MS)],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while not _ready(base):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"pgfraud serve not ready (exit {process.poll()}):\n"
-                                       + log.read()[-3000:])
-                time.sleep(0.2)
-            yield base, process.pid
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @dataclass(frozen=True)
@@ -203,10 +137,10 @@ class CpuMeter:
 
 
 def _postmaster_pid(url: str) -> int:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url) as conn:  # the backend's parent, while it lives
         row = conn.execute("select pg_backend_pid()").fetchone()
-    assert row is not None
-    return int(psutil.Process(int(row[0])).ppid())
+        assert row is not None
+        return int(psutil.Process(int(row[0])).ppid())
 
 
 def _check_stored(url: str, champion: int, result: loadgen.LoadResult,
@@ -255,32 +189,42 @@ def run() -> Section:
     with fresh_cluster() as cluster:
         url = cluster.start()
         migrate.upgrade(url)
-        produce(url, days=HISTORY_DAYS, cards=CARDS, seed=SEED, fraud_rate=FRAUD_RATE,
-                start=HISTORY_START)
+        sent = produce(url, days=HISTORY_DAYS, cards=CARDS, seed=SEED)
         champion = quick_model(url, status="champion")
-        bodies = _bodies(url, total)
-        env = {**os.environ, "DATABASE_URL": url, "PGFRAUD_TOKEN_KEY": TOKEN_KEY,
-               "PGFRAUD_LOG_LEVEL": "WARNING"}
+        bodies = _bodies(sent, total)
+        env = {**os.environ, "DATABASE_URL": url}
         token = subprocess.run([PGFRAUD, "tokens", "create", "bench-api"], env=env,
                                check=True, capture_output=True, text=True).stdout.strip()
-        results: list[tuple[loadgen.LoadResult, CpuShares]] = []
-        with _server(env) as (base, server_pid):
-            meter = CpuMeter(server_pid, _postmaster_pid(url))
-            endpoint = f"{base}/v1/authorizations"
-            offset = 0
-            for rate, seconds in [(WARM_UP_RATE, WARM_UP_SECONDS)] + [(r, SECONDS)
-                                                                      for r in RATES]:
-                sent = bodies[offset:offset + rate * seconds]
-                offset += len(sent)
-                meter.start()
-                result = loadgen.run(endpoint, token, sent, rate=rate, duration_s=seconds,
-                                     max_in_flight=MAX_IN_FLIGHT)
-                shares = meter.stop()
-                _check_stored(url, champion, result, sent)
-                results.append((result, shares))
-                time.sleep(2)
+        with tempfile.TemporaryDirectory() as log_dir:
+            server = api_server.Server(url, "--deadline-ms", str(DEADLINE_MS),
+                                       log_dir=Path(log_dir))
+            try:
+                server.wait_ready(READY_TIMEOUT_S)
+                results = _load(url, server, token, champion, bodies)
+            finally:
+                server.stop()
         stream = [stream_latency(url, rate) for rate in RATES]
     return _section(results[1:], stream)
+
+
+def _load(url: str, server: api_server.Server, token: str, champion: int,
+          bodies: list[dict[str, Any]]) -> list[tuple[loadgen.LoadResult, CpuShares]]:
+    """The warm-up, then each rate: load, CPU by process, the database check."""
+    results: list[tuple[loadgen.LoadResult, CpuShares]] = []
+    meter = CpuMeter(server.process.pid, _postmaster_pid(url))
+    endpoint = f"{server.base}/v1/authorizations"
+    offset = 0
+    for rate, seconds in [(WARM_UP_RATE, WARM_UP_SECONDS)] + [(r, SECONDS) for r in RATES]:
+        sent = bodies[offset:offset + rate * seconds]
+        offset += len(sent)
+        meter.start()
+        result = loadgen.run(endpoint, token, sent, rate=rate, duration_s=seconds,
+                             max_in_flight=MAX_IN_FLIGHT)
+        shares = meter.stop()
+        _check_stored(url, champion, result, sent)
+        results.append((result, shares))
+        time.sleep(2)
+    return results
 
 
 def _section(results: list[tuple[loadgen.LoadResult, CpuShares]],

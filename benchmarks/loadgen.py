@@ -23,8 +23,10 @@ chunked) body cost a few tens of microseconds a request (about 16 % of a core at
 with the standard loop, measured against a trivial server); an HTTP client library
 (httpx, aiohttp) costs several times that, and threads with ``http.client`` would need
 one thread per request in flight, contending for the GIL. uvloop drives the loop when
-installed. The loop's timers wake up to about a millisecond late (``lag_ms``); that
-delay is inside the client-side latency, as a late send by any client would be.
+installed. Times are ``time.perf_counter()``'s, not the loop's clock (uvloop's ticks in
+whole milliseconds, cached per iteration). The loop's timers wake up to about a
+millisecond late (``lag_ms``); that delay is inside the client-side latency, as a late
+send by any client would be.
 
 >>> percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50), percentile([1.0, 2.0], 99)
 (3.0, 2.0)
@@ -98,7 +100,7 @@ class LoadResult:
 
     offered_rate: float
     duration_s: float
-    #: When the first request was due, on the event loop's clock (``loop.time()``).
+    #: When the first request was due, on ``time.perf_counter()``'s clock.
     started_at: float
     #: From the first request's scheduled time to the last answer (or give-up).
     elapsed_s: float
@@ -243,7 +245,7 @@ class _Run:
                 if conn is None:
                     conn = await self._open()
                 conn[1].write(request)
-                lag_ms = (self.loop.time() - due) * 1000
+                lag_ms = (time.perf_counter() - due) * 1000
                 await conn[1].drain()
                 status, keep_alive, body = await read_response(conn[0])
         except TimeoutError:
@@ -252,7 +254,7 @@ class _Run:
             error = "closed" if conn is not None else "connect"
         except (ValueError, asyncio.LimitOverrunError):
             error = "bad response"
-        done = self.loop.time()
+        done = time.perf_counter()
         self.last_done = max(self.last_done, done)
         self.in_flight -= 1
         if conn is not None:
@@ -318,12 +320,11 @@ async def generate(url: str, token: str | None, bodies: Sequence[Mapping[str, An
     parts = urlsplit(url)
     requests = encode_requests(url, token, bodies[:count])
     run = _Run(parts.hostname or "", parts.port or 80, count, max_in_flight, timeout_s)
-    loop = asyncio.get_running_loop()
     cpu_started = time.process_time()
-    start = loop.time() + LEAD_S
+    start = time.perf_counter() + LEAD_S
     for i, request in enumerate(requests):
         due = start + i / rate
-        while (delay := due - loop.time()) > 0:  # never early, whatever the timer does
+        while (delay := due - time.perf_counter()) > 0:  # never early
             await asyncio.sleep(delay)
         run.launch(i, request, due)
     await run.finish()
