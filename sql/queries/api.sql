@@ -10,10 +10,14 @@
 set plan_cache_mode = force_generic_plan
 
 -- name: stored_rows
--- The rows a batch's requests were stored as (new, or stored before under that trans_num).
-select trans_num, transaction_id, payload_sha256, source
-from ingest.transactions
-where trans_num = any (%(trans_nums)s::text[])
+-- The rows a batch's requests were stored as (new, or stored before under that trans_num),
+-- with the decision already given, if any (a retry is answered with it).
+select t.trans_num, t.transaction_id, t.payload_sha256, t.source,
+       d.transaction_id, d.decision, d.model_version, d.score, d.reasons, d.is_fallback,
+       d.fallback_reason
+from ingest.transactions as t
+left join api.decisions as d using (transaction_id)
+where t.trans_num = any (%(trans_nums)s::text[])
 
 -- name: refusals
 -- Why the database refused a request's row: its newest quarantine reason.
@@ -21,12 +25,6 @@ select distinct on (trans_num) trans_num, reason, detail
 from ingest.quarantine
 where source = 'api' and trans_num = any (%(trans_nums)s::text[])
 order by trans_num, quarantined_at desc
-
--- name: decisions
--- Decisions already given (a retry is answered with what was answered before).
-select transaction_id, decision, model_version, score, reasons, is_fallback, fallback_reason
-from api.decisions
-where transaction_id = any (%(ids)s::bigint[])
 
 -- name: model_input
 -- The stored features of transactions to decide; feature columns appended by the caller.
