@@ -213,7 +213,7 @@ API_LATENCY = Panel(
              (("p50", "a.latency_p50_ms"), ("p95", "a.latency_p95_ms"),
               ("p99", "a.latency_p99_ms")),
              "$__timeFilter(a.minute_at)"),
-    "Server-side, request received to answer, percentiles over each minute's decisions.",
+    "Server-side, request received to decision, percentiles over each minute's decisions.",
     unit="ms", step=MINUTE)
 
 OPERATIONS = Board(

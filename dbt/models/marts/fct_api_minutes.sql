@@ -1,7 +1,7 @@
 -- API decisions per minute of wall-clock time (decided_at, UTC): what was answered, how
 -- often the configured fallback answered and why, and the server-side latency
--- percentiles (request received to answer, as the API measures it). A fallback's answer
--- is counted under its decision too: approvals + reviews + declines = decisions.
+-- percentiles (request received to decision, as the API measures it). A fallback's
+-- answer is counted under its decision too: approvals + reviews + declines = decisions.
 -- Incremental: the newest lookback_minutes minutes are recomputed on every run.
 
 {{ config(
