@@ -419,8 +419,10 @@ class Authorizer:
         writes: list[tuple[str, dict[str, Any]]] = []
         if champion is not None:
             scores, writes = self._champion_scores(conn, champion, ids)
-            writes.append((self._api["shadows_only" if self.models.shadows else "leave_queue"],
-                           {"ids": ids}))
+            # Shadow models score it later, through the queue; else it leaves the queue.
+            queue_op = self._api["shadows_only"] if self.models.shadows else self._api[
+                "leave_queue"]
+            writes.append((queue_op, {"ids": ids}))
         rows: dict[str, list[Any]] = {k: [] for k in (
             "transaction_id", "client_id", "decision", "model_version", "score", "reasons",
             "is_fallback", "fallback_reason", "latency_ms")}
