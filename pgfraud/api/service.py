@@ -34,13 +34,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import datetime as dt
 import functools
 import logging
 import queue
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -221,6 +224,7 @@ class Authorizer:
         self._scoring = queries.load("scoring")
         self._ingest = queries.load("ingest")
         self.last_ok = 0.0
+        self.warmed = False
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -252,7 +256,39 @@ class Authorizer:
         return self._queue.qsize()
 
     # ---------------------------------------------------------------- the writer
+    def warm_up(self) -> None:
+        """One transaction as a request makes, rolled back, before the first request: it
+        opens the connection, loads the models and makes the plans of the ingest
+        trigger's statements, which took the first request 1.1-1.3 s, ten times the
+        default deadline. It holds the ingest lock meanwhile, as any batch does."""
+        conn = self._connection()
+        tx = CardTransaction(f"pgfraud-warm-up-{uuid.uuid4()}", dt.datetime.now(dt.UTC), "",
+                             Decimal("1.00"), "pgfraud warm-up", "misc_pos", 0.0, 0.0)
+        staged = StagedBatch("api")
+        staged.add(tx, "0" * 64, "0000", "0" * 64)
+        with conn.transaction(force_rollback=True):
+            conn.execute(self._scoring["lock_models_shared"])
+            self.models.refresh(conn)
+            with conn.cursor() as cur:
+                with cur.copy(self._ingest["copy_staged"]) as copy:
+                    copy.write(staged.copy_data())
+                cur.execute(self._ingest["accept_batch"], {"batch_id": staged.batch_id})
+            row = conn.execute(self._api["stored_rows"], {"trans_nums": [tx.trans_num]},
+                               ).fetchone()
+            champion = self.models.champion
+            if row is not None and champion is not None:
+                _, writes = self._champion_scores(conn, champion, [int(row[1])])
+                with conn.pipeline():
+                    for query, params in writes:
+                        conn.execute(query, params, binary=True)
+        self.warmed = True
+
     def _run(self) -> None:
+        try:
+            self.warm_up()
+        except (psycopg.Error, PgfraudError) as exc:  # the loop reconnects and retries
+            log.warning("warm-up failed (%s); the first requests may be slow",
+                        first_line(exc))
         while not self._stop.is_set():
             try:
                 first = self._queue.get(timeout=0.1)
@@ -292,6 +328,7 @@ class Authorizer:
                 self._failed(batch[0], exc)
                 return
             self.last_ok = time.monotonic()
+            self.warmed = True
             self.stats.batches += 1
             self.stats.requests += len(batch)
             self.stats.last_batch_size = len(batch)
@@ -419,8 +456,10 @@ class Authorizer:
         writes: list[tuple[str, dict[str, Any]]] = []
         if champion is not None:
             scores, writes = self._champion_scores(conn, champion, ids)
-            writes.append((self._api["shadows_only" if self.models.shadows else "leave_queue"],
-                           {"ids": ids}))
+            # Shadow models score it later, through the queue; else it leaves the queue.
+            queue_op = self._api["shadows_only"] if self.models.shadows else self._api[
+                "leave_queue"]
+            writes.append((queue_op, {"ids": ids}))
         rows: dict[str, list[Any]] = {k: [] for k in (
             "transaction_id", "client_id", "decision", "model_version", "score", "reasons",
             "is_fallback", "fallback_reason", "latency_ms")}
@@ -547,7 +586,15 @@ class Watcher:
 
     def check(self, conn: psycopg.Connection[Any]) -> None:
         self.tokens.load(conn)
-        self.has_champion = self.models.preload(conn)
+        has_champion = self.models.preload(conn)
+        if not self.last_ok:  # the first check: say what would make every request fail
+            if not self.tokens:
+                log.warning("no client has a token yet: every request gets 401 until one "
+                            "does (pgfraud tokens create NAME)")
+            if not has_champion:
+                log.warning("no champion model: the fallback answers every request (pgfraud "
+                            "train --bootstrap, or pgfraud models promote V)")
+        self.has_champion = has_champion
         self.last_ok = time.monotonic()
 
     def _run(self) -> None:

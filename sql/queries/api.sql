@@ -42,6 +42,7 @@ update scoring.pending set champion_scored = true
 where transaction_id = any (%(ids)s::bigint[])
 
 -- name: insert_decisions
+-- What each new transaction was answered: the model's decision, or the fallback's.
 insert into api.decisions (transaction_id, client_id, decision, model_version, score,
                            reasons, is_fallback, fallback_reason, latency_ms)
 select *
@@ -54,10 +55,12 @@ from unnest(%(transaction_id)s::bigint[], %(client_id)s::integer[], %(decision)s
 select token_sha256, client_id, name from api.clients where revoked_at is null
 
 -- name: create_client
+-- A client and its token's hash (the token itself is never stored).
 insert into api.clients (name, token_sha256) values (%(name)s, %(token_sha256)s)
 returning client_id
 
 -- name: revoke_client
+-- The client's live token stops working (the server reloads on NOTIFY).
 update api.clients set revoked_at = now()
 where name = %(name)s and revoked_at is null
 returning client_id
@@ -70,6 +73,3 @@ from api.clients as c
 left join api.decisions as d using (client_id)
 group by c.client_id
 order by c.created_at desc, c.client_id desc
-
--- name: champion_deployed
-select exists (select from ml.models where status = 'champion')
