@@ -130,6 +130,48 @@ def advance(url: str, first_day: int, days: int) -> None:
         score_and_label(url)
 
 
+#: The HTTP API's client in the fixture (the owner writes its decisions directly).
+API_CLIENT = "monitoring"
+#: Decisions for every API_SHARE-th transaction the champion scored; of those, one in
+#: FALLBACK_EVERY of each fallback reason (deadline, no_champion, error).
+API_SHARE = 3
+FALLBACK_EVERY = 20
+API_DECISIONS = """
+insert into api.decisions (transaction_id, client_id, decision, model_version, score,
+                           reasons, is_fallback, fallback_reason, latency_ms, decided_at)
+select p.transaction_id, c.client_id,
+       case when f.reason is not null then 'review'
+            when p.is_alert then 'decline'
+            when p.score >= p.threshold / 10 then 'review'
+            else 'approve' end,
+       case when f.reason is distinct from 'no_champion' then p.model_version end,
+       case when f.reason is distinct from 'no_champion' then p.score end,
+       '[]', f.reason is not null, f.reason,
+       p.latency_ms * (1 + p.transaction_id %% 7), p.scored_at
+from scoring.predictions as p
+cross join (select client_id from api.clients
+            where name = %(client)s and revoked_at is null) as c
+cross join lateral (
+    select (array['deadline', 'no_champion', 'error'])[
+        (p.transaction_id / %(share)s) %% %(fallback_every)s + 1] as reason) as f
+where not p.is_shadow and p.transaction_id %% %(share)s = 0
+  and not exists (select from api.decisions as d where d.transaction_id = p.transaction_id)
+"""
+
+
+def decide_by_api(url: str) -> None:
+    """Rows of ``api.decisions`` for transactions the champion scored and the API has not
+    decided yet (the fixture does not run ``pgfraud serve``; the owner writes them): at
+    the prediction's time, declines for alerts, reviews and approvals by score, a few
+    fallbacks of each reason."""
+    with psycopg.connect(url) as conn:
+        conn.execute("insert into api.clients (name, token_sha256) "
+                     "select %(name)s, repeat('0', 64) where not exists "
+                     "(select from api.clients where name = %(name)s)", {"name": API_CLIENT})
+        conn.execute(API_DECISIONS, {"client": API_CLIENT, "share": API_SHARE,
+                                     "fallback_every": FALLBACK_EVERY})
+
+
 def populate(url: str, workdir: Path) -> Monitored:
     produce(url, days=3, cards=300, seed=11)
     champion = quick_model(url, status="champion", seed=0, trees=30)
@@ -143,6 +185,7 @@ def populate(url: str, workdir: Path) -> Monitored:
         subprocess.run([PGFRAUD, "import", str(csv_file)], env=env, check=True,
                        capture_output=True, stdin=subprocess.DEVNULL)
     score_and_label(url)
+    decide_by_api(url)
     # One decision for the decisions panel. The quick champion's score reference is
     # in-sample, so its live PSI would trip the guardrail: not what this fixture is about.
     calm = Gates(max_score_psi=math.inf, max_alert_ratio=math.inf)

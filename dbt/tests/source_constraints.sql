@@ -1,6 +1,7 @@
 -- The constraints of the large source tables that staging's data tests would otherwise
 -- restate by reading every row on every build (unique / not_null keys, relationships,
--- ranges of stg_predictions, stg_label_events and stg_transactions): PostgreSQL holds
+-- ranges of stg_predictions, stg_label_events, stg_transactions and stg_api_decisions,
+-- whose accepted decisions and fallback reasons fct_api_minutes counts): PostgreSQL holds
 -- every row to a validated constraint, so one look at the catalog is the same check.
 -- A row here is a constraint that is missing, different or not validated.
 --
@@ -10,6 +11,7 @@
 -- depends_on: {{ source('ingest', 'transactions') }}
 -- depends_on: {{ source('scoring', 'predictions') }}
 -- depends_on: {{ source('scoring', 'label_events') }}
+-- depends_on: {{ source('api', 'decisions') }}
 
 with
 
@@ -28,7 +30,16 @@ expected (relation, kind, definition) as (
         ('scoring.labels', 'p', 'PRIMARY KEY (transaction_id)'),
         ('scoring.label_events', 'p', 'PRIMARY KEY (label_event_id)'),
         ('scoring.label_events', 'f',
-         'FOREIGN KEY (transaction_id) REFERENCES ingest.transactions(transaction_id)')
+         'FOREIGN KEY (transaction_id) REFERENCES ingest.transactions(transaction_id)'),
+        ('api.decisions', 'p', 'PRIMARY KEY (transaction_id)'),
+        ('api.decisions', 'c',
+         'CHECK ((decision = ANY (ARRAY[''approve''::text, ''review''::text, '
+         '''decline''::text])))'),
+        ('api.decisions', 'c',
+         'CHECK (((is_fallback = (fallback_reason IS NOT NULL)) AND ((fallback_reason IS '
+         'NULL) OR (fallback_reason = ANY (ARRAY[''deadline''::text, ''no_champion''::text, '
+         '''error''::text])))))'),
+        ('api.decisions', 'c', 'CHECK ((latency_ms >= (0)::double precision))')
 
 ),
 
@@ -40,7 +51,11 @@ expected_not_null (relation, column_name) as (
         ('scoring.scores', 'model_version'),
         ('scoring.scores', 'score'),
         ('scoring.label_events', 'transaction_id'),
-        ('scoring.label_events', 'labeled_at')
+        ('scoring.label_events', 'labeled_at'),
+        ('api.decisions', 'decision'),
+        ('api.decisions', 'is_fallback'),
+        ('api.decisions', 'latency_ms'),
+        ('api.decisions', 'decided_at')
 
 ),
 

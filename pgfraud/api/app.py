@@ -194,6 +194,8 @@ def create_app(options: ServerOptions) -> FastAPI:
             problems.append("the database has not answered lately")
         if not watcher.has_champion:
             problems.append("no champion model is deployed (pgfraud train --bootstrap)")
+        if not authorizer.warmed:
+            problems.append("warming up (the first transaction's plans and models)")
         status = 503 if problems else 200
         return JSONResponse({"ready": not problems, "problems": problems,
                              "models": authorizer.models.describe()}, status_code=status)

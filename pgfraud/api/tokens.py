@@ -85,6 +85,9 @@ class TokenBook:
         with self._lock:
             self._clients = clients
 
+    def __len__(self) -> int:
+        return len(self._clients)
+
     def client_id(self, authorization: str | None) -> int | None:
         """The client an ``Authorization: Bearer <token>`` header belongs to, or None."""
         if not authorization:

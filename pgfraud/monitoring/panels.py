@@ -133,12 +133,12 @@ def _unpivot(mart: str, alias: str, time: str, pairs: tuple[tuple[str, str], ...
 # --- operations board: wall-clock time (when things were scored / quarantined) -------
 
 def _stat(key: str, title: str, aggregate: str, mart: str, time_column: str,
-          description: str, unit: str = "short") -> Panel:
+          description: str, unit: str = "short", width: int = 6) -> Panel:
     """A one-number tile: ``aggregate`` over ``mart`` rows in the time range."""
     return Panel(key, title, "stat",
                  f"select {aggregate} as value\n"
                  f"from analytics.{mart}\nwhere $__timeFilter({time_column})",
-                 description, unit=unit, width=6, height=4)
+                 description, unit=unit, width=width, height=4)
 
 
 SCORED = _stat("transactions_scored", "Transactions scored",
@@ -185,11 +185,44 @@ QUARANTINE = Panel(
     "group by 1, 2\norder by 1, 2",
     "Rejected input by machine-readable reason (docs/producer.md).", step=HOUR)
 
+# The HTTP API (`pgfraud serve`): what it answered, and how fast (server-side).
+
+API_DECISIONS_TOTAL = _stat(
+    "api_decisions_total", "API decisions", "coalesce(sum(decisions), 0)",
+    "fct_api_minutes", "minute_at",
+    "Authorizations the HTTP API answered in the time range (retries answered from a "
+    "stored decision are not counted again).", width=12)
+API_FALLBACKS_TOTAL = _stat(
+    "api_fallbacks_total", "API fallbacks", "coalesce(sum(fallbacks), 0)",
+    "fct_api_minutes", "minute_at",
+    "API answers the configured fallback gave instead of the champion's score "
+    "(deadline passed, no champion, error).", width=12)
+
+API_DECISIONS_PER_MINUTE = Panel(
+    "api_decisions_per_minute", "API decisions per minute by decision", "timeseries",
+    _unpivot("fct_api_minutes", "a", "a.minute_at",
+             (("approve", "a.approvals"), ("review", "a.reviews"),
+              ("decline", "a.declines"), ("fallback", "a.fallbacks")),
+             "$__timeFilter(a.minute_at)"),
+    "Answers per minute of wall-clock time; 'fallback' counts the answers the configured "
+    "fallback gave, which are counted under their decision too.", step=MINUTE)
+
+API_LATENCY = Panel(
+    "api_latency", "API latency per minute (p50, p95, p99)", "timeseries",
+    _unpivot("fct_api_minutes", "a", "a.minute_at",
+             (("p50", "a.latency_p50_ms"), ("p95", "a.latency_p95_ms"),
+              ("p99", "a.latency_p99_ms")),
+             "$__timeFilter(a.minute_at)"),
+    "Server-side, request received to decision, percentiles over each minute's decisions.",
+    unit="ms", step=MINUTE)
+
 OPERATIONS = Board(
     uid="pgfraud-operations", title="pgfraud · operations",
-    description="Is scoring keeping up? Throughput, latency, alerts and rejected input.",
+    description="Is scoring keeping up? Throughput, latency, alerts, rejected input and "
+                "what the HTTP API answered.",
     panels=(SCORED, ALERTS_TOTAL, WORST_P99, QUARANTINED_TOTAL, THROUGHPUT, LATENCY,
-            ALERTS_PER_MINUTE, QUARANTINE),
+            ALERTS_PER_MINUTE, QUARANTINE, API_DECISIONS_TOTAL, API_FALLBACKS_TOTAL,
+            API_DECISIONS_PER_MINUTE, API_LATENCY),
     time_from="now-6h", refresh="30s")
 
 # --- model board: event time (the day a transaction happened) ------------------------

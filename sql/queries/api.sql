@@ -10,10 +10,14 @@
 set plan_cache_mode = force_generic_plan
 
 -- name: stored_rows
--- The rows a batch's requests were stored as (new, or stored before under that trans_num).
-select trans_num, transaction_id, payload_sha256, source
-from ingest.transactions
-where trans_num = any (%(trans_nums)s::text[])
+-- The rows a batch's requests were stored as (new, or stored before under that trans_num),
+-- with the decision already given, if any (a retry is answered with it).
+select t.trans_num, t.transaction_id, t.payload_sha256, t.source,
+       d.transaction_id, d.decision, d.model_version, d.score, d.reasons, d.is_fallback,
+       d.fallback_reason
+from ingest.transactions as t
+left join api.decisions as d using (transaction_id)
+where t.trans_num = any (%(trans_nums)s::text[])
 
 -- name: refusals
 -- Why the database refused a request's row: its newest quarantine reason.
@@ -21,12 +25,6 @@ select distinct on (trans_num) trans_num, reason, detail
 from ingest.quarantine
 where source = 'api' and trans_num = any (%(trans_nums)s::text[])
 order by trans_num, quarantined_at desc
-
--- name: decisions
--- Decisions already given (a retry is answered with what was answered before).
-select transaction_id, decision, model_version, score, reasons, is_fallback, fallback_reason
-from api.decisions
-where transaction_id = any (%(ids)s::bigint[])
 
 -- name: model_input
 -- The stored features of transactions to decide; feature columns appended by the caller.
@@ -44,6 +42,7 @@ update scoring.pending set champion_scored = true
 where transaction_id = any (%(ids)s::bigint[])
 
 -- name: insert_decisions
+-- What each new transaction was answered: the model's decision, or the fallback's.
 insert into api.decisions (transaction_id, client_id, decision, model_version, score,
                            reasons, is_fallback, fallback_reason, latency_ms)
 select *
@@ -56,10 +55,12 @@ from unnest(%(transaction_id)s::bigint[], %(client_id)s::integer[], %(decision)s
 select token_sha256, client_id, name from api.clients where revoked_at is null
 
 -- name: create_client
+-- A client and its token's hash (the token itself is never stored).
 insert into api.clients (name, token_sha256) values (%(name)s, %(token_sha256)s)
 returning client_id
 
 -- name: revoke_client
+-- The client's live token stops working (the server reloads on NOTIFY).
 update api.clients set revoked_at = now()
 where name = %(name)s and revoked_at is null
 returning client_id
@@ -72,6 +73,3 @@ from api.clients as c
 left join api.decisions as d using (client_id)
 group by c.client_id
 order by c.created_at desc, c.client_id desc
-
--- name: champion_deployed
-select exists (select from ml.models where status = 'champion')

@@ -24,6 +24,10 @@ select
         'scoring.label_events',
             (select jsonb_build_array(count(*), max(label_event_id))
              from scoring.label_events),
+        -- Keyed by the transaction it decides, written in the same transaction: its
+        -- transaction_id is a new one, so it too only grows.
+        'api.decisions',
+            (select jsonb_build_array(count(*), max(transaction_id)) from api.decisions),
         'ingest.event_clock',
             (select jsonb_agg(jsonb_build_array(max_transacted_at, xmin::text))
              from ingest.event_clock),

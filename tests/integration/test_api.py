@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import os
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from pgfraud.api import tokens
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from scorer.scoring import Scorer
-from tests.api_server import Server, body, continuing, make_token
+from tests.api_server import PGFRAUD, Server, body, continuing, make_token
 from tests.conftest import Databases
 from tests.history import produce, quick_model
 
@@ -542,3 +544,31 @@ def test_the_server_still_decides_after_hostile_input(history: tuple[str, int],
                     "not exists (select from api.decisions d "
                     "where d.transaction_id = t.transaction_id)") == 0
     assert one(url, ONE_CHAMPION_EACH) == 0
+
+
+def test_the_tokens_verbs(databases: Databases) -> None:
+    """`pgfraud tokens create` prints the token alone on stdout (scripts capture it), list
+    shows the client, revoke refuses twice with one clear line."""
+    url = databases.create()
+    env = {**os.environ, "DATABASE_URL": url, "PGFRAUD_TOKEN_KEY": "k" * 32}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([PGFRAUD, "tokens", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    created = run("create", "checkout")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert created.stdout.count("\n") == 1 and token.startswith("pgf_")
+    assert token not in created.stderr
+    again = run("create", "checkout")
+    assert again.returncode == 1 and "revoke it first" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert run("create", "bad name!").returncode != 0
+    listed = run("list")
+    assert "checkout" in listed.stdout and "live" in listed.stdout and token not in listed.stdout
+    assert run("revoke", "checkout").returncode == 0
+    twice = run("revoke", "checkout")
+    assert twice.returncode == 1 and "no live token" in twice.stderr
+    assert "revoked" in run("list").stdout
+    assert run("create", "checkout").returncode == 0  # a revoked name can start again

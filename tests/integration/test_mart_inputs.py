@@ -6,6 +6,7 @@ next refresh run dbt, and its marts equal a full refresh."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import uuid
@@ -25,7 +26,7 @@ from pgfraud.monitoring import mart_inputs
 from tests.conftest import Databases
 from tests.history import START, produce
 from tests.integration.test_monitoring import MARTS, same_rows, snapshot
-from tests.monitoring import DAYS, PGFRAUD, VARS, Monitored, advance
+from tests.monitoring import DAYS, PGFRAUD, VARS, Monitored, advance, decide_by_api
 
 #: The build's stamp, which only a run of dbt changes.
 FRESHNESS = "select built_at from analytics.fct_mart_freshness"
@@ -56,7 +57,30 @@ CHANGES: dict[str, str] = {
     "ml.retrain_decisions":
         "insert into ml.retrain_decisions (trigger_reason, new_labels, min_new_labels, "
         "margin, outcome, rule) values ('not_triggered', 0, 100, 0, 'skipped', 'not_triggered')",
+    "api.decisions":
+        "delete from api.decisions "
+        "where transaction_id = (select max(transaction_id) from api.decisions)",
 }
+#: Read by a source but fingerprinted through another table: scoring.predictions joins
+#: scoring.labels, whose every change of true_value appends to scoring.label_events.
+STANDS_FOR = {"scoring.labels": "scoring.label_events"}
+#: The tables a relation reads: itself, or (for a view) every relation in its rules, down.
+READS = """
+with recursive reads (relation) as (
+    select %s::regclass
+    union
+    select d.refobjid::regclass
+    from reads as r
+    join pg_catalog.pg_rewrite as w on w.ev_class = r.relation
+    join pg_catalog.pg_depend as d
+      on d.classid = 'pg_catalog.pg_rewrite'::regclass and d.objid = w.oid
+     and d.refclassid = 'pg_catalog.pg_class'::regclass and d.refobjid <> r.relation
+)
+select relation::text
+from reads
+join pg_catalog.pg_class as c on c.oid = relation
+where c.relkind in ('r', 'p')
+"""
 
 
 def fingerprint(url: str, variables: dict[str, object] | None = None) -> dict[str, Any]:
@@ -108,6 +132,23 @@ def test_every_change_to_a_source_changes_the_fingerprint(
                if before["sources"][key] != after["sources"][key]}
     assert source in changed, changed
     assert not up_to_date(url)
+
+
+def test_every_table_a_dbt_source_reads_is_fingerprinted(monitored: Monitored) -> None:
+    """From dbt's manifest and the catalog, not a list kept by hand: a source added to
+    the project (or a table a source view starts to read) must be in the fingerprint,
+    or `pgfraud dbt build` would skip while that table changes."""
+    manifest = json.loads((monitored.dbt_state / "target" / "manifest.json").read_text())
+    sources = {f"{s['schema']}.{s['identifier']}" for s in manifest["sources"].values()}
+    assert "api.decisions" in sources
+    with psycopg.connect(monitored.url) as conn:
+        tables = {STANDS_FOR.get(t, t) for source in sorted(sources)
+                  for (t,) in conn.execute(READS, (source,)).fetchall()}
+    assert {"scoring.scores", "features.transaction_features"} <= tables  # behind views
+    fingerprinted = set(fingerprint(monitored.url)["sources"])
+    assert tables - fingerprinted == set()
+    # Every change above is of a fingerprinted table.
+    assert set(CHANGES) <= fingerprinted
 
 
 @settings(max_examples=20, deadline=None,
@@ -178,12 +219,13 @@ def test_vars_project_files_and_relations_are_part_of_the_fingerprint(
 
 def test_after_any_change_the_refreshed_marts_equal_a_full_refresh(
         databases: Databases, monitored: Monitored, tmp_path: Path) -> None:
-    """New days (transactions, features, scores, labels, the event clock) and an update
-    of each small table: the refresh runs dbt, and its incremental marts equal a
-    full refresh."""
+    """New days (transactions, features, scores, labels, the event clock, API decisions)
+    and an update of each small table: the refresh runs dbt, and its incremental marts
+    equal a full refresh."""
     url = databases.clone(monitored.url)
     advance(url, DAYS, 1)
     produce(url, days=0.2, cards=30, seed=5, start=START + dt.timedelta(days=DAYS, hours=20))
+    decide_by_api(url)
     with psycopg.connect(url) as conn:
         for source in ("ingest.quarantine", "features.categories", "ml.models",
                        "ml.retrain_decisions", "scoring.label_events"):

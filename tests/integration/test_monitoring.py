@@ -32,6 +32,7 @@ from tests.monitoring import (
     VARS,
     Monitored,
     advance,
+    decide_by_api,
     score_and_label,
 )
 from tests.reference_metrics import psi
@@ -40,7 +41,7 @@ MARTS = ("fct_daily_model_performance", "fct_daily_feature_drift",
          "fct_daily_feature_histograms", "fct_daily_score_distribution",
          "fct_scoring_minutes", "fct_daily_label_backlog", "fct_hourly_quarantine",
          "dim_models", "fct_daily_champions", "fct_daily_decision_value",
-         "fct_model_calibration", "fct_model_reliability")
+         "fct_model_calibration", "fct_model_reliability", "fct_api_minutes")
 #: Marts whose rows depend on when they were built (not compared across builds).
 BUILD_MARTS = ("fct_mart_freshness",)
 MATURITY = dt.timedelta(days=VARS["label_maturity_days"])
@@ -184,6 +185,9 @@ def test_data_tests_catch_bad_rows(databases: Databases, monitored: Monitored,
     "alter table scoring.scores alter column model_version drop not null",
     "alter table scoring.labels drop constraint labels_pkey cascade",
     "alter table ingest.transactions drop constraint transactions_pkey cascade",
+    "alter table api.decisions drop constraint decisions_decision_check",
+    "alter table api.decisions drop constraint decisions_fallback_check",
+    "alter table api.decisions alter column decided_at drop not null",
 ])
 def test_the_catalog_test_fails_without_a_source_constraint(
         databases: Databases, monitored: Monitored, change: str) -> None:
@@ -422,6 +426,39 @@ def test_latency_percentiles_and_throughput_equal_numpy(monitored: Monitored) ->
             assert value == pytest.approx(np.percentile(latencies, q), abs=TOLERANCE)
 
 
+def test_api_minutes_equal_numpy(monitored: Monitored) -> None:
+    """Counts by decision and fallback reason, and latency percentiles, per minute of
+    decided_at, from api.decisions."""
+    with psycopg.connect(monitored.url, row_factory=dict_row) as conn:
+        minutes = conn.execute("select * from analytics.fct_api_minutes").fetchall()
+        decisions = conn.execute("select decision, fallback_reason, latency_ms, decided_at "
+                                 "from api.decisions").fetchall()
+    by_minute: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
+    for row in decisions:
+        by_minute[row["decided_at"].astimezone(dt.UTC).replace(second=0, microsecond=0)
+                  ].append(row)
+    assert minutes and {m["minute_at"] for m in minutes} == set(by_minute)
+    for m in minutes:
+        rows = by_minute[m["minute_at"]]
+        assert m["decisions"] == len(rows)
+        for column, decision in (("approvals", "approve"), ("reviews", "review"),
+                                 ("declines", "decline")):
+            assert m[column] == sum(r["decision"] == decision for r in rows), column
+        assert m["fallbacks"] == sum(r["fallback_reason"] is not None for r in rows)
+        for reason in ("deadline", "no_champion", "error"):
+            assert m[f"fallbacks_{reason}"] == sum(r["fallback_reason"] == reason
+                                                   for r in rows), reason
+        latencies = np.array([r["latency_ms"] for r in rows])
+        for q in (50, 95, 99):
+            assert m[f"latency_p{q}_ms"] == pytest.approx(np.percentile(latencies, q),
+                                                         abs=TOLERANCE)
+        assert m["latency_max_ms"] == latencies.max()
+    totals = {column: sum(m[column] for m in minutes)
+              for column in ("approvals", "reviews", "declines", "fallbacks_deadline",
+                             "fallbacks_no_champion", "fallbacks_error")}
+    assert all(totals.values()), totals  # the fixture answers every way
+
+
 def test_label_backlog_and_quarantine(monitored: Monitored) -> None:
     with psycopg.connect(monitored.url, row_factory=dict_row) as conn:
         backlog = conn.execute("select * from analytics.fct_daily_label_backlog").fetchall()
@@ -472,8 +509,10 @@ def test_incremental_builds_equal_a_full_refresh(databases: Databases, monitored
     url = databases.clone(monitored.url)
     analytics.build(url, state_dir=tmp_path, variables=VARS)  # incremental, nothing new
     before = snapshot(url)
-    # Two more days: new transactions, predictions by both models, new labels.
+    # Two more days: new transactions, predictions by both models, new labels, and
+    # the API's decisions of some of them.
     advance(url, DAYS, 2)
+    decide_by_api(url)
     analytics.build(url, state_dir=tmp_path, variables=VARS)
     incremental = snapshot(url)
     analytics.build(url, state_dir=tmp_path, full_refresh=True, variables=VARS)
@@ -481,6 +520,8 @@ def test_incremental_builds_equal_a_full_refresh(databases: Databases, monitored
     for mart in MARTS:
         assert same_rows(incremental[mart], full[mart]), mart
     assert len(full["fct_daily_feature_drift"]) > len(before["fct_daily_feature_drift"])
+    assert sum(r[1] for r in full["fct_api_minutes"]) > sum(
+        r[1] for r in before["fct_api_minutes"])  # decisions
     assert max(r[1] for r in full["fct_daily_feature_drift"]) == (
         START + dt.timedelta(days=DAYS + 1)).date()
 
@@ -526,11 +567,12 @@ def test_a_build_before_anything_is_scored_does_not_stall_the_incremental_marts(
     produce(url, days=1, cards=300, seed=11)
     quick_model(url, status="champion", seed=0, trees=30)
     score_and_label(url)
+    decide_by_api(url)
     analytics.build(url, state_dir=tmp_path, variables=VARS)
     incremental = snapshot(url)
     analytics.build(url, state_dir=tmp_path, full_refresh=True, variables=VARS)
     full = snapshot(url)
-    assert full["fct_scoring_minutes"]
+    assert full["fct_scoring_minutes"] and full["fct_api_minutes"]
     for mart in MARTS:
         assert same_rows(incremental[mart], full[mart]), mart
 

@@ -36,14 +36,19 @@ METRICS = {
     "score_distribution": [f"{i / 10:.1f}–{(i + 1) / 10:.1f}" for i in range(10)],
     "label_backlog": ["alerts awaiting review", "unlabelled, not alerted", "labelled"],
     "label_delay": ["p50", "p90"],
+    "api_decisions_per_minute": ["approve", "review", "decline", "fallback"],
+    "api_latency": ["p50", "p95", "p99"],
 }
 STATS = {  # key: (value, what the tile must show)
     "transactions_scored": (123456, "123,456"),
     "alerts_total": (789, "789"),
     "latency_p99_worst": (Decimal("187.4"), "187 ms"),
     "quarantined_total": (0, "0"),
+    "api_decisions_total": (45678, "45,678"),
+    "api_fallbacks_total": (12, "12"),
 }
-PER_MINUTE = {"throughput", "latency", "alerts_per_minute"}
+PER_MINUTE = {"throughput", "latency", "alerts_per_minute", "api_decisions_per_minute",
+              "api_latency"}
 #: Minutes of the fabricated throughput with no traffic: the line must break there.
 IDLE = range(60, 90)
 CHARTS = [p.key for p in PANELS if p.kind in ("timeseries", "bars", "heatmap", "curve")]
