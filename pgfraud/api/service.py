@@ -36,6 +36,7 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import logging
 import queue
 import sys
@@ -289,6 +290,7 @@ class Authorizer:
         except (psycopg.Error, PgfraudError) as exc:  # the loop reconnects and retries
             log.warning("warm-up failed (%s); the first requests may be slow",
                         first_line(exc))
+        quiet_garbage_collector()
         while not self._stop.is_set():
             try:
                 first = self._queue.get(timeout=0.1)
@@ -543,6 +545,18 @@ class Authorizer:
             }))
         return {t: (float(s), d, r) for t, s, d, r in zip(
             found_ids, scores.tolist(), decisions, reasons, strict=True)}, writes
+
+
+def quiet_garbage_collector() -> None:
+    """Keep the collector's pauses out of the answers' tail. Everything alive once the
+    models are loaded (the app, the models, the libraries) stays alive: frozen, the
+    collector never walks it again; and a young collection every 20,000 allocations
+    instead of 700 runs a few times a second instead of hundreds. Measured with
+    bench_api at 1,000 requests/s: p99 240 ms -> 102 ms client-side, fallbacks 358 -> 96
+    (200 and 500 requests/s: p99 17.2 -> 8.6 ms and 21.8 -> 19.7 ms)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 1_000)
 
 
 @functools.lru_cache(maxsize=8)

@@ -68,7 +68,10 @@ def serve(host: str, port: int, deadline_ms: float, fallback: str, review_at: fl
                f"(deadline {deadline_ms:g} ms, fallback {fallback})", err=True)
     uvicorn.run(create_app(options), host=host, port=port, access_log=access_log,
                 log_level="info" if access_log else "warning", server_header=False,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10,
+                # Terminals and gateways keep connections open between authorizations;
+                # uvicorn's 5 s default closed some just as a request was sent on them.
+                timeout_keep_alive=75)
 
 
 @click.group()
