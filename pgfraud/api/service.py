@@ -102,7 +102,10 @@ class Policy:
             raise PgfraudError("the deadline must be positive")
 
     def decide(self, score: float, threshold: float) -> str:
-        """>>> Policy(decline_at=0.9).decide(0.95, 0.5), Policy().decide(0.6, 0.5)
+        """The decision for ``score`` under a champion whose alert threshold is
+        ``threshold``.
+
+        >>> Policy(decline_at=0.9).decide(0.95, 0.5), Policy().decide(0.6, 0.5)
         ('decline', 'review')
         """
         if score >= self.decline_at:
