@@ -176,8 +176,8 @@ def create_app(options: ServerOptions) -> FastAPI:
                 return answer(503, problem_body("overloaded", str(exc)), started)
             return answer(200, fallback_body(pending.trans_num, policy, "error"), started)
         metrics.waiting.set(authorizer.waiting)
-        outcome = await _wait(pending, started)
-        metrics.batch.set(authorizer.stats.last_batch_size)
+        outcome = await _wait(pending)
+        metrics.batch.set(authorizer.last_batch_size)
         if outcome is None:
             return answer(200, fallback_body(pending.trans_num, policy, "deadline"), started)
         return answer(outcome.status, outcome.body, started)
@@ -252,7 +252,7 @@ def _request(body: bytes, idempotency_key: str | None, client_id: int,
     return pending
 
 
-async def _wait(pending: Pending, started: float) -> Outcome | None:
+async def _wait(pending: Pending) -> Outcome | None:
     """The writer's outcome; None when the deadline passed and the fallback answers."""
     future = asyncio.wrap_future(pending.future)
     remaining = pending.deadline - time.perf_counter()

@@ -43,7 +43,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -199,27 +198,18 @@ class Overloaded(PgfraudError):
     """More requests wait than the server keeps in memory."""
 
 
-@dataclasses.dataclass
-class Stats:
-    batches: int = 0
-    requests: int = 0
-    reconnects: int = 0
-    last_batch_size: int = 0
-
-
 class Authorizer:
     """The writer thread and its connection; :meth:`submit` hands it a request."""
 
     def __init__(self, url: str, policy: Policy, *,
-                 max_batch: int = 256, max_waiting: int = 20_000, role: str | None = API_ROLE,
-                 on_decision: Callable[[str, str | None], None] = lambda d, f: None) -> None:
+                 max_batch: int = 256, max_waiting: int = 20_000,
+                 role: str | None = API_ROLE) -> None:
         self.url = url
         self.policy = policy
         self.max_batch = max_batch
         self.role = role
         self.models = ModelCache()
-        self.stats = Stats()
-        self.on_decision = on_decision
+        self.last_batch_size = 0  # requests in the last transaction (a metric)
         self._queue: queue.Queue[Request] = queue.Queue(maxsize=max_waiting)
         self._conn: psycopg.Connection[Any] | None = None
         self._stop = threading.Event()
@@ -273,10 +263,7 @@ class Authorizer:
         with conn.transaction(force_rollback=True):
             conn.execute(self._scoring["lock_models_shared"])
             self.models.refresh(conn)
-            with conn.cursor() as cur:
-                with cur.copy(self._ingest["copy_staged"]) as copy:
-                    copy.write(staged.copy_data())
-                cur.execute(self._ingest["accept_batch"], {"batch_id": staged.batch_id})
+            self._accept(conn, staged, [])
             row = conn.execute(self._api["stored_rows"], {"trans_nums": [tx.trans_num]},
                                ).fetchone()
             champion = self.models.champion
@@ -322,7 +309,6 @@ class Authorizer:
                             first_line(exc), len(batch) + self.waiting, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
-                self.stats.reconnects += 1
                 continue
             except Exception as exc:  # noqa: BLE001 - no request may stop the writer
                 self._reset(batch)
@@ -334,9 +320,7 @@ class Authorizer:
                 return
             self.last_ok = time.monotonic()
             self.warmed = True
-            self.stats.batches += 1
-            self.stats.requests += len(batch)
-            self.stats.last_batch_size = len(batch)
+            self.last_batch_size = len(batch)
             for request, outcome in zip(batch, outcomes, strict=True):
                 request.resolve(outcome)
             return
@@ -358,20 +342,30 @@ class Authorizer:
         answered = request.fall_back()
         try:
             conn = self._connection()
-            staged = StagedBatch("api")
             row = quarantine_row("api", Rejection("unprocessable", type(exc).__name__),
                                  request.raw, request.trans_num)
-            with conn.transaction(), conn.cursor() as cur:
-                with cur.copy(self._ingest["copy_quarantine"]) as copy:
-                    copy.write_row((staged.batch_id, *row))
-                cur.execute(self._ingest["accept_batch"], {"batch_id": staged.batch_id})
+            with conn.transaction():
+                self._accept(conn, StagedBatch("api"), [row])
         except Exception as again:  # noqa: BLE001
             log.error("request %s could not be quarantined either: %s",
                       request.trans_num[:32], safe_text(first_line(again), 200))
         if answered:
-            self.on_decision(self.policy.fallback, "error")
             request.resolve(Outcome(200, fallback_body(request.trans_num, self.policy,
                                                        "error")))
+
+    def _accept(self, conn: psycopg.Connection[Any], staged: StagedBatch,
+                quarantined: list[tuple[Any, ...]]) -> None:
+        """Stage rows and rejections under ``staged``'s batch id and hand them to
+        ``ingest.accept_batch``, as the producer's writer does."""
+        with conn.cursor() as cur:
+            if staged.rows:
+                with cur.copy(self._ingest["copy_staged"]) as copy:
+                    copy.write(staged.copy_data())
+            if quarantined:
+                with cur.copy(self._ingest["copy_quarantine"]) as copy:
+                    for row in quarantined:
+                        copy.write_row((staged.batch_id, *row))
+            cur.execute(self._ingest["accept_batch"], {"batch_id": staged.batch_id})
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -405,15 +399,7 @@ class Authorizer:
         with conn.transaction():
             conn.execute(self._scoring["lock_models_shared"])
             self.models.refresh(conn)
-            with conn.cursor() as cur:
-                if staged.rows:
-                    with cur.copy(self._ingest["copy_staged"]) as copy:
-                        copy.write(staged.copy_data())
-                if quarantined:
-                    with cur.copy(self._ingest["copy_quarantine"]) as copy:
-                        for row in quarantined:
-                            copy.write_row((staged.batch_id, *row))
-                cur.execute(self._ingest["accept_batch"], {"batch_id": staged.batch_id})
+            self._accept(conn, staged, quarantined)
             if valid:
                 self._decide(conn, batch, valid, outcomes)
         return [outcomes[i] for i in range(len(batch))]
@@ -499,16 +485,11 @@ class Authorizer:
             for i in requests[1:]:  # the same transaction twice in one batch: a retry
                 outcomes[i] = Outcome(200, {**body, "trans_num": batch[i].trans_num,
                                             "is_replay": True})
-            self.on_decision(str(body["decision"]), fallback_reason)
         # The writes need no answer: sent together, one round trip instead of four.
         with conn.pipeline():
             for query, params in writes:
                 conn.execute(query, params, binary=True)
             conn.execute(self._api["insert_decisions"], rows)
-
-    @staticmethod
-    def _model_input(names: tuple[str, ...]) -> bytes:
-        return _model_input_query(names)
 
     def _champion_scores(self, conn: psycopg.Connection[Any], champion: DeployedModel,
                          ids: list[int],
@@ -517,7 +498,7 @@ class Authorizer:
         """Score ``ids`` with the champion as the scorer does. Returns transaction_id ->
         (score, decision, reasons), and the writes of its predictions and alerts (the
         scorer's own queries)."""
-        query = self._model_input(tuple(champion.feature_names))
+        query = _model_input_query(tuple(champion.feature_names))
         found = conn.execute(query, {"ids": ids}, binary=True).fetchall()
         if len(found) != len(ids):
             missing = sorted(set(ids) - {r[0] for r in found})
