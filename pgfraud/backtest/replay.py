@@ -8,6 +8,13 @@ shadow, promoted only if it beats the champion on matured labels). Before the fi
 a bootstrap model trained on simulated history (ending where the file begins) is the
 champion, so every row is scored.
 
+A day's scoring overlaps the next steps (the analysts' labels of the same day, the next
+day's ingest): the scorer drains the queue on its own connection in a thread, and is
+waited for before anything that reads predictions (a retraining round, labels that could
+be due the same day, the end). Each row is scored by the model that would have scored it
+one step at a time: the champion changes only at a retraining round, and the scorer has
+finished before one starts.
+
 The report measures the champion's decisions as they were made: each transaction's
 champion prediction against the file's ``is_fraud``, in ranking metrics and in money
 (value detected: the fraud amount the alerts caught over all fraud amount).
@@ -20,6 +27,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +59,7 @@ class ReplayOptions:
     batch_size: int = 2000
     gates: Gates | None = None        # None: Gates(margin=margin)
     train: training.TrainOptions | None = None  # None: the defaults (window, row cap)
+    overlap_scoring: bool = True      # False: each day scored before its labels (tests)
 
 
 @dataclasses.dataclass
@@ -197,10 +206,29 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
     trainings: list[dict[str, Any]] = []
     next_retrain = first + options.retrain_every
     done = 0
+    scoring: Future[Any] | None = None
+
+    def scored() -> None:
+        """Wait for the scorer's drain started last (its errors are raised here)."""
+        nonlocal scoring
+        if scoring is not None:
+            began = time.monotonic()
+            scoring.result()
+            scoring = None
+            timed("waiting for scoring", began)
+
+    def score() -> None:
+        """The scorer's drain, in its thread; its time is reported apart from the
+        phases it overlaps (the wall time's phases are the main thread's)."""
+        began = time.monotonic()
+        scorer.drain()
+        timed("scoring (overlapped, in a thread)", began)
+
     with connect(url, role=PRODUCER_ROLE) as producer_conn, \
             Ingestor(producer_conn, source="replay", tokenizer=tokenizer,
                      batch_size=options.batch_size) as ingestor, \
             Scorer(url, batch_size=options.batch_size) as scorer, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-scorer") as pool, \
             connect(url, autocommit=True) as owner, \
             connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
         for parsed, raw in rejected:
@@ -217,11 +245,12 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                 index += 1
             ingestor.drain()
             timed("ingest with features", began)
-            began = time.monotonic()
-            scorer.drain()
-            timed("scoring", began)
+            scored()  # the previous day's, long done
+            scoring = pool.submit(score)
             done = index
             clock = rows[index - 1].transacted_at
+            if options.label_delay < DAY or not options.overlap_scoring:
+                scored()  # today's rows may be due: scored first
             began = time.monotonic()
             simulate_analysts(owner, analysts)
             timed("labels", began)
@@ -231,6 +260,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                 timed("analyze", began)
             days += 1
             if clock >= next_retrain:
+                scored()
                 began = time.monotonic()
                 decision = retrain.retrain(trainer, retrain_options, cutoff=clock)
                 timed("retraining", began)
@@ -247,6 +277,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             if index < len(rows) and rows[index].transacted_at >= day_end:  # a gap in the file
                 day_end = rows[index].transacted_at.replace(
                     hour=0, minute=0, second=0, microsecond=0) + DAY
+        scored()
         # The rest of the labels arrive after the file ends.
         simulate_analysts(owner, dataclasses.replace(analysts, delay=dt.timedelta(0),
                                                      chargeback_delay=dt.timedelta(0)))

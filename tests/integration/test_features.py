@@ -273,3 +273,61 @@ def test_card_windows_are_rebuilt_after_rows_stored_without_the_trigger(db_url: 
         result = feature_store.backfill(conn)
     assert result.inserted == 10 and result.different_ids == []
     assert result.identical == 20
+
+
+# Days apart, so labels stamped at the event clock after one batch arrived before the next
+# batch's rows (the merchant is settled: counts by binary search), unless a label is
+# stamped later (unsettled: read row by row); together the batches span more than the
+# 30-day window, with rows on its edges.
+merchant_plan = st.lists(
+    st.tuples(
+        st.lists(st.fixed_dictionaries({
+            "merchant": st.sampled_from(["m1", "m2"]),
+            "minutes": st.sampled_from([0, 0, 1, 59, 60, 61, 1440, 2880, 4320]),
+            "card": st.sampled_from(["a", "b"]),
+        }), min_size=1, max_size=6),
+        st.lists(st.tuples(st.integers(0, 1_000), st.sampled_from([True, False, None]),
+                           st.sampled_from([None, None, None, 3, 7, 45])),
+                 max_size=4),
+    ),
+    min_size=2, max_size=9,
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(plan=merchant_plan)
+@example(plan=[  # relabels of a settled merchant, a row 30 days and 7 days later
+    ([{"merchant": "m1", "minutes": 0, "card": "a"}, {"merchant": "m1", "minutes": 1, "card": "b"}],
+     [(0, True, None), (1, False, None), (0, False, None), (0, True, None)]),
+    ([{"merchant": "m1", "minutes": 0, "card": "a"}], [(1, None, None)]),
+    ([{"merchant": "m1", "minutes": 0, "card": "a"}], []),
+    ([{"merchant": "m1", "minutes": 1, "card": "b"}], [(2, True, 45)]),
+    ([{"merchant": "m1", "minutes": 0, "card": "b"}], []),
+    ([{"merchant": "m1", "minutes": 0, "card": "b"}], []),
+    ([{"merchant": "m1", "minutes": 1, "card": "a"}], []),
+])
+def test_merchant_label_counts_settled_or_not_equal_the_reference(db_url: str, plan) -> None:
+    """compute_batch counts a merchant's labels by binary search when every label its
+    batch rows could see arrived before them, and row by row otherwise: both equal
+    compute_range and the Python reference, relabels and removed labels included."""
+    with psycopg.connect(db_url) as conn:
+        model = reset(conn)
+        for serial, (rows, labels) in enumerate(plan):
+            batch = [{"card": r["card"], "merchant": r["merchant"], "category": "travel",
+                      "offset": dt.timedelta(days=5 * serial, minutes=r["minutes"]),
+                      "cents": 100 + n, "lat": 1.0, "long": 2.0, "has_home": True}
+                     for n, r in enumerate(rows)]
+            insert_batch(conn, batch, serial)
+            for pick, value, days_later in labels:
+                # None: stamped now(), clamped to the event clock (settled for the next
+                # batch); a number: a backtest's arrival that many days past the batch.
+                at = (None if days_later is None
+                      else dt.timedelta(days=5 * serial + days_later))
+                label(conn, model, pick, value, at)
+        incremental = stored_features(conn)
+        result = feature_store.backfill(conn, chunk=3)
+        assert result.different_ids == [] and result.inserted == 0
+        expected = reference(conn)
+    for transaction_id, values in expected.items():
+        assert_same(incremental[transaction_id], values)

@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import pytest
 from psycopg import sql
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from pgfraud.backtest import replay as replay_module
+from pgfraud.backtest.replay import ReplayOptions, replay
 from pgfraud.kernel import queries
 from pgfraud.kernel.db import connect
 from pgfraud.kernel.names import ANALYST_ROLE, TRAINER_ROLE
@@ -26,6 +29,7 @@ from pgfraud.labels.analysts import AnalystOptions, simulate_analysts
 from pgfraud.lifecycle import registry, training
 from pgfraud.lifecycle.retrain import RetrainOptions, retrain
 from pgfraud.lifecycle.training import FAR_PAST
+from producer.cards import Tokenizer
 from scorer.scoring import Scorer
 from tests.conftest import Databases
 from tests.history import label_from_truth, produce, quick_model
@@ -325,6 +329,75 @@ def test_replay_reports_metrics_that_match_sklearn(db_url: str, tmp_path: Path) 
     assert overall["average_precision"] > 5 * y.mean()
     assert sum(w["transactions"] for w in report["weeks"]) == transactions
     assert decisions == len(report["decisions"]) >= 2
+
+
+def test_replay_scoring_in_a_thread_equals_scoring_step_by_step(
+        databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay scores a day in a thread while the analysts label and the next day is
+    ingested: the database it leaves is the one scoring each day before going on leaves
+    (every prediction by the same model with the same alert, every label event at the
+    same time, the same retraining decisions), even with a scorer slower than the rest,
+    and no retraining round starts before the queue is empty."""
+    csv = tmp_path / "history.csv"
+    overlapped, step_by_step = databases.create(), databases.create()
+    made = pgfraud("produce", "--span", "22d", "--cards", "300", "--fraud-rate", "0.02",
+                   "--start", "2026-02-01", "--to-csv", str(csv), url=overlapped)
+    assert made.returncode == 0, made.stderr
+    left = {}
+    drain = Scorer.drain
+
+    drains: list[None] = []
+
+    def late_drain(self: Scorer, *args: Any, **kwargs: Any) -> Any:
+        # The days of this file's retraining rounds (its 8th and 16th) scored late: still
+        # scoring when the day's labels, the analysis and the round would start.
+        drains.append(None)
+        time.sleep(3.0 if len(drains) in (8, 16) else 0.0)
+        return drain(self, *args, **kwargs)
+
+    queued_at_retraining: list[int] = []
+    current = overlapped
+
+    def retrain_when_scored(conn: psycopg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
+        with psycopg.connect(current) as owner:
+            ((queued,),) = owner.execute("select count(*) from scoring.pending").fetchall()
+        queued_at_retraining.append(queued)
+        return retrain(conn, *args, **kwargs)
+
+    monkeypatch.setattr(replay_module.retrain, "retrain", retrain_when_scored)
+    for url, overlap in ((overlapped, True), (step_by_step, False)):
+        current = url
+        monkeypatch.setattr(Scorer, "drain", late_drain if overlap else drain)
+        report = replay(url, csv, ReplayOptions(overlap_scoring=overlap),
+                        tokenizer=Tokenizer(b"replay-test-key-0123456789abcdef"))
+        with psycopg.connect(url) as conn:
+            left[overlap] = {
+                "predictions": conn.execute(
+                    "select t.trans_num, p.model_version, p.is_shadow, p.score, p.is_alert"
+                    " from scoring.scores p join ingest.transactions t using (transaction_id)"
+                    " order by 1, 2").fetchall(),
+                "label events": conn.execute(
+                    "select t.trans_num, e.old_value, e.new_value, e.labeled_at"
+                    " from scoring.label_events e join ingest.transactions t"
+                    " using (transaction_id) order by 1, e.labeled_at, e.label_event_id"
+                ).fetchall(),
+                "decisions": [(d.outcome, d.rule, d.champion, d.challenger)
+                              for d in report.decisions],
+                "phases": set(report.phases)}
+    assert "scoring (overlapped, in a thread)" in left[True]["phases"]
+    assert queued_at_retraining and set(queued_at_retraining) == {0}
+    predictions = left[True]["predictions"]
+    assert len({(version, shadow) for _, version, shadow, _, _ in predictions}) >= 2
+    assert len(left[True]["label events"]) > 1000
+    for part in ("label events", "decisions"):
+        assert left[True][part] == left[False][part], part
+    # The same rows by the same models with the same alerts; a score to float32's
+    # precision (onnxruntime sums a batch's trees in an order that depends on its size,
+    # and a late drain scores two days in one go).
+    assert ([p[:3] + p[4:] for p in predictions]
+            == [p[:3] + p[4:] for p in left[False]["predictions"]])
+    assert np.allclose([p[3] for p in predictions],
+                       [p[3] for p in left[False]["predictions"]], rtol=1e-5, atol=1e-9)
 
 
 def _trained_champion(url: str) -> int:

@@ -33,8 +33,11 @@ comment on column scoring.label_events.labeled_by is
 comment on column scoring.label_events.recorded_by is
     'The session user that wrote this change, always.';
 
+-- Merchant label counts (features.compute_range, features.compute_batch) read a
+-- merchant's events of a 30-day window: covering, so they read the index only.
 create index label_events_merchant_transacted_at_idx
-    on scoring.label_events (merchant, transacted_at);
+    on scoring.label_events (merchant, transacted_at)
+    include (transaction_id, labeled_at, label_event_id, new_value);
 create index label_events_transaction_id_idx on scoring.label_events (transaction_id);
 
 -- Nobody but the owner writes label_events (scoring.write_label runs as the owner); the
