@@ -4,7 +4,9 @@ A transaction has one label (``scoring.labels``), set through the view
 ``scoring.predictions`` (``true_value``, ``label_note``). Setting one, by plain SQL or
 through :func:`apply_labels`, goes through ``scoring.write_label`` (revision 0007):
 ``labeled_at`` and ``labeled_by`` are stamped and every change of value or note is
-appended to ``scoring.label_events``, which nobody can edit.
+appended to ``scoring.label_events``, which nobody can edit. Simulated analysts (the
+owner) write a whole round at once through ``scoring.write_labels`` (revision 0016),
+which writes the same labels and audit rows set-based.
 """
 
 from __future__ import annotations
@@ -158,7 +160,8 @@ def simulate_analysts(conn: psycopg.Connection[Any],
     """Label everything simulated analysts would have labelled by the event clock.
 
     Reads the truth schema, so it needs the owner (it is a simulation of people who
-    find out, never part of the scoring path). Labels arrive at event time + delay.
+    find out, never part of the scoring path). Labels arrive at event time + delay,
+    written in one call of ``scoring.write_labels`` (owner only).
     """
     sql = queries.load("labels")
     with conn.transaction():

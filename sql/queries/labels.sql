@@ -75,14 +75,10 @@ where ((c.is_alert or c.sampled) and c.transacted_at + %(delay)s <= clock.now)
 order by c.transaction_id;
 
 -- name: apply_simulated
--- Simulated analysts' labels, each stamped with when it arrived in event time. Through
--- the champion's row only (simulated_labels_due picks transactions by it): the label is
--- the transaction's, and a shadow model's row would only run scoring.write_label again
--- to find it already so.
-update scoring.predictions as p
-set true_value = r.value, label_note = r.note, labeled_at = r.labeled_at,
-    labeled_by = %(labeled_by)s
-from unnest(%(ids)s::bigint[], %(values)s::boolean[], %(labeled_at)s::timestamptz[],
-            %(notes)s::text[]) as r (transaction_id, value, labeled_at, note)
-where p.transaction_id = r.transaction_id
-  and not p.is_shadow;
+-- Simulated analysts' labels, each stamped with when it arrived in event time, in one call
+-- of scoring.write_labels (owner only): the same labels and audit rows as an update of
+-- scoring.predictions through scoring.write_label, set-based instead of row by row.
+-- Returns the number of labels changed.
+select scoring.write_labels(%(ids)s::bigint[], %(values)s::boolean[],
+                            %(labeled_at)s::timestamptz[], %(notes)s::text[],
+                            %(labeled_by)s::text);

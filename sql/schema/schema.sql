@@ -46,6 +46,7 @@
 \ir scoring/label_events.sql
 \ir scoring/predictions.sql
 \ir scoring/write_label.sql
+\ir scoring/write_labels.sql
 \ir scoring/pending.sql
 \ir scoring/alerts.sql
 \ir scoring/review_queue.sql

@@ -71,6 +71,10 @@ insert into scoring.label_events (transaction_id, merchant, transacted_at, new_v
     labeled_at, labeled_by)
 values (%(tx)s, 'm', now(), true, now(), 'someone')
 """
+WRITE_LABELS = """
+select scoring.write_labels(array[%(tx)s]::bigint[], array[true], array[now()],
+                            array['batch']::text[], 'someone')
+"""
 
 ALLOW = None
 DENY = errors.InsufficientPrivilege
@@ -226,6 +230,9 @@ MATRIX: list[tuple[str, str, type[psycopg.Error] | None]] = [
         NEW_LABEL, "update scoring.labels set true_value = true", "delete from scoring.labels",
         NEW_LABEL_EVENT, "update scoring.label_events set new_value = false",
         "delete from scoring.label_events")],
+    # Nor in batches: scoring.write_labels takes the arrival and author from its caller
+    # (simulated analysts and replays, as the owner).
+    *[(role, WRITE_LABELS, DENY) for role in ROLES],
     *[(role, statement, NO_WRITE_PATH if role != "pgfraud_producer" else DENY)
       for role in ROLES for statement in (
           NEW_SCORE.replace("scoring.scores", "scoring.predictions"),

@@ -1,5 +1,6 @@
 -- What analysts say: the one current label per transaction, written only through the
--- view scoring.predictions (scoring.write_label, scoring/write_label.sql), every change
+-- view scoring.predictions (scoring.write_label, scoring/write_label.sql) or, by the
+-- owner, in batches (scoring.write_labels, scoring/write_labels.sql), every change
 -- appended to scoring.label_events.
 
 create table scoring.labels (
@@ -16,7 +17,8 @@ create table scoring.labels (
 
 comment on table scoring.labels is
     'The one current label per transaction; written only through scoring.predictions '
-    '(scoring.write_label), history in scoring.label_events.';
+    '(scoring.write_label) or, by the owner, scoring.write_labels; history in '
+    'scoring.label_events.';
 
 create index labels_labeled_at_idx on scoring.labels (labeled_at) where true_value is not null;
 
