@@ -331,44 +331,32 @@ def test_replay_reports_metrics_that_match_sklearn(db_url: str, tmp_path: Path) 
     assert decisions == len(report["decisions"]) >= 2
 
 
-def test_replay_scoring_in_a_thread_equals_scoring_step_by_step(
+def test_replay_labelling_beside_scoring_equals_labelling_after_it(
         databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The replay scores a day in a thread while the analysts label and the next day is
-    ingested: the database it leaves is the one scoring each day before going on leaves
-    (every prediction by the same model with the same alert, every label event at the
-    same time, the same retraining decisions), even with a scorer slower than the rest,
-    and no retraining round starts before the queue is empty."""
+    """The replay writes a day's labels in a thread while the day's rows are scored: the
+    database it leaves is the one labelling after scoring leaves (every label event at the
+    same time, the same features, every prediction by the same model with the same
+    score, the same retraining decisions), even when the analysts are slower than the
+    rest (the next day's ingest and the retraining rounds wait for them)."""
     csv = tmp_path / "history.csv"
-    overlapped, step_by_step = databases.create(), databases.create()
+    beside, after = databases.create(), databases.create()
     made = pgfraud("produce", "--span", "22d", "--cards", "300", "--fraud-rate", "0.02",
-                   "--start", "2026-02-01", "--to-csv", str(csv), url=overlapped)
+                   "--start", "2026-02-01", "--to-csv", str(csv), url=beside)
     assert made.returncode == 0, made.stderr
+    rounds: list[None] = []
+
+    def slow_analysts(*args: Any, **kwargs: Any) -> Any:
+        # The rounds on this file's retraining days (its 8th and 16th), and the 4th,
+        # finish after the scorer: still labelling when the next steps would start.
+        rounds.append(None)
+        time.sleep(2.0 if len(rounds) in (4, 8, 16) else 0.0)
+        return simulate_analysts(*args, **kwargs)
+
     left = {}
-    drain = Scorer.drain
-
-    drains: list[None] = []
-
-    def late_drain(self: Scorer, *args: Any, **kwargs: Any) -> Any:
-        # The days of this file's retraining rounds (its 8th and 16th) scored late: still
-        # scoring when the day's labels, the analysis and the round would start.
-        drains.append(None)
-        time.sleep(3.0 if len(drains) in (8, 16) else 0.0)
-        return drain(self, *args, **kwargs)
-
-    queued_at_retraining: list[int] = []
-    current = overlapped
-
-    def retrain_when_scored(conn: psycopg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
-        with psycopg.connect(current) as owner:
-            ((queued,),) = owner.execute("select count(*) from scoring.pending").fetchall()
-        queued_at_retraining.append(queued)
-        return retrain(conn, *args, **kwargs)
-
-    monkeypatch.setattr(replay_module.retrain, "retrain", retrain_when_scored)
-    for url, overlap in ((overlapped, True), (step_by_step, False)):
-        current = url
-        monkeypatch.setattr(Scorer, "drain", late_drain if overlap else drain)
-        report = replay(url, csv, ReplayOptions(overlap_scoring=overlap),
+    for url, overlap in ((beside, True), (after, False)):
+        monkeypatch.setattr(replay_module, "simulate_analysts",
+                            slow_analysts if overlap else simulate_analysts)
+        report = replay(url, csv, ReplayOptions(overlap_labels=overlap),
                         tokenizer=Tokenizer(b"replay-test-key-0123456789abcdef"))
         with psycopg.connect(url) as conn:
             left[overlap] = {
@@ -381,23 +369,20 @@ def test_replay_scoring_in_a_thread_equals_scoring_step_by_step(
                     " from scoring.label_events e join ingest.transactions t"
                     " using (transaction_id) order by 1, e.labeled_at, e.label_event_id"
                 ).fetchall(),
+                "merchant features": conn.execute(
+                    "select t.trans_num, f.merchant_fraud_count_7d, f.merchant_fraud_count_30d,"
+                    " f.merchant_fraud_rate_30d from features.transaction_features f"
+                    " join ingest.transactions t using (transaction_id) order by 1").fetchall(),
                 "decisions": [(d.outcome, d.rule, d.champion, d.challenger)
                               for d in report.decisions],
                 "phases": set(report.phases)}
-    assert "scoring (overlapped, in a thread)" in left[True]["phases"]
-    assert queued_at_retraining and set(queued_at_retraining) == {0}
-    predictions = left[True]["predictions"]
-    assert len({(version, shadow) for _, version, shadow, _, _ in predictions}) >= 2
+    assert "labels (in a thread, beside scoring)" in left[True]["phases"]
+    assert "labels" in left[False]["phases"]
+    assert len({(p[1], p[2]) for p in left[True]["predictions"]}) >= 2
     assert len(left[True]["label events"]) > 1000
-    for part in ("label events", "decisions"):
+    assert any(f[2] for f in left[True]["merchant features"])
+    for part in ("predictions", "label events", "merchant features", "decisions"):
         assert left[True][part] == left[False][part], part
-    # The same rows by the same models with the same alerts; a score to float32's
-    # precision (onnxruntime sums a batch's trees in an order that depends on its size,
-    # and a late drain scores two days in one go).
-    assert ([p[:3] + p[4:] for p in predictions]
-            == [p[:3] + p[4:] for p in left[False]["predictions"]])
-    assert np.allclose([p[3] for p in predictions],
-                       [p[3] for p in left[False]["predictions"]], rtol=1e-5, atol=1e-9)
 
 
 def _trained_champion(url: str) -> int:
