@@ -67,7 +67,8 @@ def _replay_section(reports: list[ReplayReport], written: int) -> Section:
               f"{len(r.decisions)} ({sum(d.outcome == 'promoted' for d in r.decisions)} "
               f"promoted)"] for name, r in zip(names, reports, strict=True)]
     phases = list(dict.fromkeys(p for r in reports for p in r.phases))
-    by_phase = [[phase, *(f"{r.phases.get(phase, 0.0):,.1f} s" for r in reports)]
+    by_phase = [[phase, *(f"{r.phases[phase]:,.1f} s" if phase in r.phases else "—"
+                          for r in reports)]
                 for phase in phases]
     by_phase.append(["**retraining share of the replay**",
                      *(f"**{r.phases.get('retraining', 0.0) / r.seconds:.0%}**"
