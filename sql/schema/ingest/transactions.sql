@@ -49,8 +49,8 @@ comment on table ingest.transactions is
 -- Card history in event time: the access path of every card velocity feature.
 create index transactions_card_token_transacted_at_idx
     on ingest.transactions (card_token, transacted_at, transaction_id);
-create index transactions_merchant_transacted_at_idx
-    on ingest.transactions (merchant, transacted_at);
+-- No index by merchant: merchant label counts read scoring.label_events (its own merchant
+-- index), and an unread index costs every insert (revision 0018).
 
 -- Feature queries read the last 30 days through index-only scans; vacuum the append-only
 -- table often enough that its visibility map stays current (the default waits for 20 %
