@@ -56,7 +56,10 @@ class ReplayOptions:
     label_delay: dt.timedelta = dt.timedelta(days=7)
     retrain_every: dt.timedelta = dt.timedelta(days=7)
     margin: float = 0.0
-    batch_size: int = 2000
+    # A replayed day is drained before it is scored, so a day of the benchmark's file
+    # (~2,200 rows) is one batch, not a full one and a remainder: each batch reads every
+    # batch merchant's label history once (ingest 14.7 -> 12.8 s on the 131k-row file).
+    batch_size: int = 5000
     gates: Gates | None = None        # None: Gates(margin=margin)
     train: training.TrainOptions | None = None  # None: the defaults (window, row cap)
     overlap_labels: bool = True       # False: a day's labels after its scoring (tests)
