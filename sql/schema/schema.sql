@@ -54,6 +54,7 @@
 -- Feature computation reads the label history (scoring.label_events).
 \ir features/compute_range.sql
 \ir features/card_windows.sql
+\ir features/merchant_label_days.sql
 \ir features/rebuild_card_windows.sql
 \ir features/compute_batch.sql
 \ir features/ingest_triggers.sql

@@ -331,3 +331,107 @@ def test_merchant_label_counts_settled_or_not_equal_the_reference(db_url: str, p
         expected = reference(conn)
     for transaction_id, values in expected.items():
         assert_same(incremental[transaction_id], values)
+
+
+# Merchant label tiles (features.merchant_label_days): batches on a few days (several on
+# one day, and batches across midnight, too), rows at times of day on either side of midnight and of noon, so that the
+# 7- and 30-day windows of later rows start exactly on, just before and just after earlier
+# rows, and a window's first and last days are partial days read from the label history
+# while the days between come from the tiles. Labels arrive between batches, stamped at
+# the event clock (the merchant is tiled for a later batch) or later (not tiled until
+# then); a label stamped at the clock after a later-stamped one is the older of the two:
+# the tiles follow labeled_at, not the order events were written.
+MICROSECOND = dt.timedelta(microseconds=1)
+TILE_DAYS = [0, 1, 6, 7, 8, 22, 23, 29, 30, 31, 37, 38, 45, 52, 53, 60, 61]
+TIMES_OF_DAY = [dt.timedelta(0), MICROSECOND, dt.timedelta(days=1) - MICROSECOND,
+                dt.timedelta(hours=12), dt.timedelta(hours=12) + MICROSECOND,
+                dt.timedelta(hours=12) - MICROSECOND]
+tile_plan = st.lists(
+    st.tuples(
+        st.sampled_from(TILE_DAYS),
+        st.lists(st.fixed_dictionaries({
+            "merchant": st.sampled_from(["m1", "m2"]),
+            "time": st.sampled_from(TIMES_OF_DAY + [d + dt.timedelta(days=1)
+                                                    for d in TIMES_OF_DAY]),
+            "card": st.sampled_from(["a", "b"]),
+        }), min_size=1, max_size=5),
+        st.lists(st.tuples(st.integers(0, 1_000), st.sampled_from([True, False, None]),
+                           st.sampled_from([None, None, None, 1, 40])),
+                 max_size=5),
+    ),
+    min_size=2, max_size=12,
+)
+MIDNIGHT, NOON, LAST = dt.timedelta(0), dt.timedelta(hours=12), dt.timedelta(days=1) - MICROSECOND
+
+
+def _m1(*times: dt.timedelta) -> list[dict[str, Any]]:
+    return [{"merchant": "m1", "time": t, "card": "ab"[n % 2]} for n, t in enumerate(times)]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(plan=tile_plan)
+@example(plan=[  # labelled rows at and around midnight 7 and 30 days before later rows
+    (0, _m1(LAST), [(0, True, None)]),
+    (1, _m1(MIDNIGHT, MICROSECOND), [(1, True, None), (2, False, None)]),
+    (7, _m1(LAST - MICROSECOND), []),
+    (7, _m1(LAST), []),
+    (8, _m1(MIDNIGHT, MICROSECOND), []),
+    (30, _m1(LAST - MICROSECOND, LAST, LAST + MICROSECOND), []),
+    (31, _m1(MIDNIGHT, MICROSECOND, NOON), []),
+])
+@example(plan=[  # labels of the same day's earlier rows, seen by its later batches
+    (22, _m1(MIDNIGHT, MICROSECOND), [(0, True, None), (1, False, None)]),
+    (22, _m1(NOON), [(2, True, None)]),
+    (22, _m1(LAST), []),
+    (29, _m1(MIDNIGHT, NOON, LAST), []),
+])
+@example(plan=[  # one batch across midnight: its edge days hold a tile's first row
+    (0, _m1(LAST), [(0, True, None)]),
+    (1, _m1(MIDNIGHT), [(1, True, None)]),
+    (7, _m1(NOON, LAST + MICROSECOND), []),
+    (30, _m1(NOON), [(2, False, None), (3, True, None)]),
+    (31, _m1(NOON), []),
+    (37, _m1(LAST, LAST + MICROSECOND), []),
+])
+def test_merchant_label_tiles_equal_the_reference(db_url: str, plan) -> None:
+    """compute_batch counting tiled merchants (whole days from features.merchant_label_days,
+    partial days at the window's ends from the label history) equals compute_range and the
+    Python reference to the microsecond edges of both windows, and the tiles kept as events
+    arrive equal the tiles of the whole history."""
+    with psycopg.connect(db_url) as conn:
+        model = reset(conn)
+        for serial, (day, rows, labels) in enumerate(sorted(plan, key=lambda b: b[0])):
+            start = dt.timedelta(days=day)
+            batch = [{"card": r["card"], "merchant": r["merchant"], "category": "travel",
+                      "offset": start + r["time"], "cents": 100 + n, "lat": 1.0,
+                      "long": 2.0, "has_home": True}
+                     for n, r in enumerate(sorted(rows, key=lambda r: r["time"]))]
+            insert_batch(conn, batch, serial)
+            for pick, value, days_later in labels:
+                at = None if days_later is None else start + dt.timedelta(days=days_later)
+                label(conn, model, pick, value, at)
+        kept, built = conn.execute(
+            "select (select coalesce(array_agg((merchant, day, frauds, labelled)::text"
+            "                                  order by merchant, day), '{}')"
+            "        from features.merchant_label_days where frauds <> 0 or labelled <> 0),"
+            "       (select coalesce(array_agg((merchant, day, frauds, labelled)::text"
+            "                                  order by merchant, day), '{}')"
+            "        from (select merchant, (transacted_at at time zone 'UTC')::date as day,"
+            "                     count(*) filter (where new_value) as frauds,"
+            "                     count(*) filter (where new_value is not null) as labelled"
+            "              from (select distinct on (transaction_id) merchant, transacted_at,"
+            "                           new_value"
+            "                    from scoring.label_events"
+            "                    order by transaction_id, labeled_at desc, label_event_id desc)"
+            "                   as latest"
+            "              group by 1, 2) as t"
+            "        where frauds <> 0 or labelled <> 0)").fetchone()
+        conn.commit()
+        incremental = stored_features(conn)
+        result = feature_store.backfill(conn, chunk=3)
+        assert result.different_ids == [] and result.inserted == 0
+        expected = reference(conn)
+    assert kept == built
+    for transaction_id, values in expected.items():
+        assert_same(incremental[transaction_id], values)

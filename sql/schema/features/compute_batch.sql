@@ -31,6 +31,7 @@ declare
     v_through bigint;
     v_previous bigint;
     v_late text[];
+    v_batch_labelled boolean;  -- a row of the batch has a label (never on ingest)
 begin
     select w.through_id into v_through from features.card_windows_through as w;
     select max(t.transaction_id) into v_previous
@@ -49,6 +50,10 @@ begin
         where t.transaction_id between p_first_id and p_last_id
     ) as x
     where x.transacted_at < x.latest_before;
+
+    select exists (select 1 from scoring.label_events as e
+                   where e.transaction_id between p_first_id and p_last_id)
+    into v_batch_labelled;
 
     return query
     with batch as materialized (
@@ -205,10 +210,82 @@ begin
             merchants = excluded.merchants, last_lat = excluded.last_lat,
             last_long = excluded.last_long
     ),
-    merchant_bounds as (
-        select b.merchant, min(b.transacted_at) as first_at, max(b.transacted_at) as last_at
+    merchant_bounds as materialized (
+        -- A merchant is tiled when every label event of it arrived before the batch's first
+        -- row of it: each row then sees every transaction's latest label, and its counts
+        -- are whole days from the tiles plus the two partial days at the window's ends.
+        -- A merchant never labelled has no tiles to read: its counts are 0.
+        select b.merchant, min(b.transacted_at) as first_at, max(b.transacted_at) as last_at,
+               not v_batch_labelled
+                   and coalesce(max(a.max_labeled_at) < min(b.transacted_at), true) as tiled,
+               max(a.max_labeled_at) is not null as labelled
         from batch as b
+        left join features.merchant_label_arrivals as a using (merchant)
         group by b.merchant
+    ),
+    merchant_tiles as materialized (
+        -- Running sums of the tiles from day d0 (the first row's window start) to the last
+        -- row's day: element k + 1 sums the days before d0 + k (element 1 is 0).
+        select mb.merchant, x.d0, w.frauds, w.labelled
+        from merchant_bounds as mb
+        cross join lateral (
+            select ((mb.first_at - interval '30 days') at time zone 'UTC')::date as d0,
+                   (mb.last_at at time zone 'UTC')::date as d1
+        ) as x
+        cross join lateral (
+            select array[0::bigint] || array_agg(c.frauds order by c.k) as frauds,
+                   array[0::bigint] || array_agg(c.labelled order by c.k) as labelled
+            from (
+                select g.k,
+                       sum(coalesce(d.frauds, 0)) over (order by g.k)::bigint as frauds,
+                       sum(coalesce(d.labelled, 0)) over (order by g.k)::bigint as labelled
+                from generate_series(0, x.d1 - x.d0) as g(k)
+                left join features.merchant_label_days as d
+                    on d.merchant = mb.merchant and d.day = x.d0 + g.k
+            ) as c
+        ) as w
+        where mb.tiled and mb.labelled
+    ),
+    merchant_edge_days as (
+        -- The days the batch's windows start and end in, per tiled merchant.
+        select distinct b.merchant, x.day
+        from batch as b
+        join merchant_bounds as mb using (merchant)
+        cross join lateral (values
+            ((b.transacted_at at time zone 'UTC')::date),
+            (((b.transacted_at - interval '7 days') at time zone 'UTC')::date),
+            (((b.transacted_at - interval '30 days') at time zone 'UTC')::date)) as x(day)
+        where mb.tiled and mb.labelled
+    ),
+    merchant_edges as materialized (
+        -- The latest label of each transaction of those days, in event-time order, with
+        -- running counts (as merchant_windows below, for a few days instead of 30).
+        select r.merchant,
+               array_agg(r.transacted_at order by r.n) as times,
+               array_agg(r.frauds order by r.n) as frauds,
+               array_agg(r.labelled order by r.n) as labelled
+        from (
+            select l.merchant, l.transacted_at,
+                   row_number() over in_time as n,
+                   count(*) filter (where l.new_value) over in_time as frauds,
+                   count(*) filter (where l.new_value is not null) over in_time as labelled
+            from (
+                select ed.merchant, e.transacted_at, e.transaction_id, e.new_value
+                from merchant_edge_days as ed
+                cross join lateral (
+                    select distinct on (e.transaction_id)
+                           e.transacted_at, e.transaction_id, e.new_value
+                    from scoring.label_events as e
+                    where e.merchant = ed.merchant
+                      and e.transacted_at >= (ed.day::timestamp at time zone 'UTC')
+                      and e.transacted_at < ((ed.day + 1)::timestamp at time zone 'UTC')
+                    order by e.transaction_id, e.labeled_at desc, e.label_event_id desc
+                ) as e
+            ) as l
+            window in_time as (partition by l.merchant order by l.transacted_at, l.transaction_id
+                               rows unbounded preceding)
+        ) as r
+        group by r.merchant
     ),
     merchant_windows as materialized (
         -- Each batch merchant's labelled transactions of the window the batch can see,
@@ -251,6 +328,7 @@ begin
                                    rows unbounded preceding)
             ) as r
         ) as w
+        where not mb.tiled
     ),
     merchant_labels as (
         -- What was known at t about other transactions at this merchant: each one's latest
@@ -304,6 +382,49 @@ begin
             ) as latest
         ) as known
         where w.unsettled
+        union all
+        -- Tiled merchants: a window (t - w, t] is the rest of the day t - w falls in (from
+        -- the edge rows), the whole days after it up to t's day (from the tiles), and t's
+        -- day up to t (edge rows). "Up to the end of a day" is "at or before its last
+        -- microsecond" (timestamptz's resolution).
+        select b.transaction_id,
+            (coalesce(me.frauds[at.e_7d_end], 0) - coalesce(me.frauds[at.e_7d], 0))
+                + (mt.frauds[at.dt - mt.d0 + 1] - mt.frauds[at.d7 - mt.d0 + 2])
+                + (coalesce(me.frauds[at.e_now], 0) - coalesce(me.frauds[at.e_day], 0)),
+            (coalesce(me.labelled[at.e_7d_end], 0) - coalesce(me.labelled[at.e_7d], 0))
+                + (mt.labelled[at.dt - mt.d0 + 1] - mt.labelled[at.d7 - mt.d0 + 2])
+                + (coalesce(me.labelled[at.e_now], 0) - coalesce(me.labelled[at.e_day], 0)),
+            (coalesce(me.frauds[at.e_30d_end], 0) - coalesce(me.frauds[at.e_30d], 0))
+                + (mt.frauds[at.dt - mt.d0 + 1] - mt.frauds[at.d30 - mt.d0 + 2])
+                + (coalesce(me.frauds[at.e_now], 0) - coalesce(me.frauds[at.e_day], 0)),
+            (coalesce(me.labelled[at.e_30d_end], 0) - coalesce(me.labelled[at.e_30d], 0))
+                + (mt.labelled[at.dt - mt.d0 + 1] - mt.labelled[at.d30 - mt.d0 + 2])
+                + (coalesce(me.labelled[at.e_now], 0) - coalesce(me.labelled[at.e_day], 0))
+        from batch as b
+        join merchant_tiles as mt using (merchant)
+        left join merchant_edges as me using (merchant)
+        cross join lateral (
+            select d.dt, d.d7, d.d30,
+                   width_bucket(b.transacted_at, me.times) as e_now,
+                   width_bucket((d.dt::timestamp at time zone 'UTC') - interval '1 microsecond',
+                                me.times) as e_day,
+                   width_bucket(b.transacted_at - interval '7 days', me.times) as e_7d,
+                   width_bucket(((d.d7 + 1)::timestamp at time zone 'UTC')
+                                - interval '1 microsecond', me.times) as e_7d_end,
+                   width_bucket(b.transacted_at - interval '30 days', me.times) as e_30d,
+                   width_bucket(((d.d30 + 1)::timestamp at time zone 'UTC')
+                                - interval '1 microsecond', me.times) as e_30d_end
+            from (select (b.transacted_at at time zone 'UTC')::date as dt,
+                         ((b.transacted_at - interval '7 days') at time zone 'UTC')::date as d7,
+                         ((b.transacted_at - interval '30 days') at time zone 'UTC')::date as d30
+                  offset 0) as d
+            offset 0
+        ) as at
+        union all
+        select b.transaction_id, 0, 0, 0, 0
+        from batch as b
+        join merchant_bounds as mb using (merchant)
+        where mb.tiled and not mb.labelled
     ),
 
     final as (
