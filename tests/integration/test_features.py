@@ -334,13 +334,14 @@ def test_merchant_label_counts_settled_or_not_equal_the_reference(db_url: str, p
 
 
 # Merchant label tiles (features.merchant_label_days): batches on a few days (several on
-# one day, and batches across midnight, too), rows at times of day on either side of midnight and of noon, so that the
-# 7- and 30-day windows of later rows start exactly on, just before and just after earlier
-# rows, and a window's first and last days are partial days read from the label history
-# while the days between come from the tiles. Labels arrive between batches, stamped at
-# the event clock (the merchant is tiled for a later batch) or later (not tiled until
-# then); a label stamped at the clock after a later-stamped one is the older of the two:
-# the tiles follow labeled_at, not the order events were written.
+# one day, and batches across midnight, too), rows at times of day on either side of
+# midnight and of noon, so that the 7- and 30-day windows of later rows start exactly on,
+# just before and just after earlier rows, and a window's first and last days are partial
+# days read from the label history while the days between come from the tiles. Labels
+# arrive between batches, stamped at the event clock (the merchant is tiled for a later
+# batch) or later (not tiled until then); a label stamped at the clock after a
+# later-stamped one is the older of the two: the tiles follow labeled_at, not the order
+# events were written.
 MICROSECOND = dt.timedelta(microseconds=1)
 TILE_DAYS = [0, 1, 6, 7, 8, 22, 23, 29, 30, 31, 37, 38, 45, 52, 53, 60, 61]
 TIMES_OF_DAY = [dt.timedelta(0), MICROSECOND, dt.timedelta(days=1) - MICROSECOND,
@@ -411,7 +412,7 @@ def test_merchant_label_tiles_equal_the_reference(db_url: str, plan) -> None:
             for pick, value, days_later in labels:
                 at = None if days_later is None else start + dt.timedelta(days=days_later)
                 label(conn, model, pick, value, at)
-        kept, built = conn.execute(
+        tiles = conn.execute(
             "select (select coalesce(array_agg((merchant, day, frauds, labelled)::text"
             "                                  order by merchant, day), '{}')"
             "        from features.merchant_label_days where frauds <> 0 or labelled <> 0),"
@@ -427,6 +428,8 @@ def test_merchant_label_tiles_equal_the_reference(db_url: str, plan) -> None:
             "                   as latest"
             "              group by 1, 2) as t"
             "        where frauds <> 0 or labelled <> 0)").fetchone()
+        assert tiles is not None
+        kept, built = tiles
         conn.commit()
         incremental = stored_features(conn)
         result = feature_store.backfill(conn, chunk=3)
