@@ -379,6 +379,7 @@ revoke all on function features.compute_batch(bigint, bigint) from public;
 drop trigger label_events_move_merchant_label_days on scoring.label_events;
 drop trigger label_events_rebuild_merchant_label_days on scoring.label_events;
 drop function features.move_merchant_label_days();
+drop function features.after_label_events_rewrite();
 drop function features.rebuild_merchant_label_days();
 drop table features.merchant_label_days;
 drop table features.merchant_label_arrivals;

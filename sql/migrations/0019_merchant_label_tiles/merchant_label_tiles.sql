@@ -91,7 +91,9 @@ begin
 end;
 $$;
 
-create function features.rebuild_merchant_label_days() returns trigger
+-- The tiles of the whole label history (the migration builds them with it, and the
+-- trigger below after a rewrite of the history).
+create function features.rebuild_merchant_label_days() returns void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -110,6 +112,16 @@ begin
     group by 1, 2;
     insert into features.merchant_label_arrivals (merchant, max_labeled_at)
     select e.merchant, max(e.labeled_at) from scoring.label_events as e group by e.merchant;
+end;
+$$;
+
+create function features.after_label_events_rewrite() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform features.rebuild_merchant_label_days();
     return null;
 end;
 $$;
@@ -123,23 +135,13 @@ create trigger label_events_move_merchant_label_days
 create trigger label_events_rebuild_merchant_label_days
     after update or delete or truncate on scoring.label_events
     for each statement
-    execute function features.rebuild_merchant_label_days();
+    execute function features.after_label_events_rewrite();
 
 revoke all on function features.move_merchant_label_days(),
-    features.rebuild_merchant_label_days() from public;
+    features.rebuild_merchant_label_days(), features.after_label_events_rewrite() from public;
 
 -- The tiles of the label history already stored.
-insert into features.merchant_label_days (merchant, day, frauds, labelled)
-select merchant, (transacted_at at time zone 'UTC')::date,
-       count(*) filter (where new_value), count(*) filter (where new_value is not null)
-from (
-    select distinct on (e.transaction_id) e.merchant, e.transacted_at, e.new_value
-    from scoring.label_events as e
-    order by e.transaction_id, e.labeled_at desc, e.label_event_id desc
-) as latest
-group by 1, 2;
-insert into features.merchant_label_arrivals (merchant, max_labeled_at)
-select e.merchant, max(e.labeled_at) from scoring.label_events as e group by e.merchant;
+select features.rebuild_merchant_label_days();
 
 -- Feature set 1 for the rows with ids in [p_first_id, p_last_id], computed from the card
 -- windows (features/card_windows.sql) instead of rescanning each card's history, and the

@@ -87,7 +87,9 @@ begin
 end;
 $$;
 
-create function features.rebuild_merchant_label_days() returns trigger
+-- The tiles of the whole label history (the migration builds them with it, and the
+-- trigger below after a rewrite of the history).
+create function features.rebuild_merchant_label_days() returns void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -106,6 +108,16 @@ begin
     group by 1, 2;
     insert into features.merchant_label_arrivals (merchant, max_labeled_at)
     select e.merchant, max(e.labeled_at) from scoring.label_events as e group by e.merchant;
+end;
+$$;
+
+create function features.after_label_events_rewrite() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform features.rebuild_merchant_label_days();
     return null;
 end;
 $$;
@@ -119,7 +131,7 @@ create trigger label_events_move_merchant_label_days
 create trigger label_events_rebuild_merchant_label_days
     after update or delete or truncate on scoring.label_events
     for each statement
-    execute function features.rebuild_merchant_label_days();
+    execute function features.after_label_events_rewrite();
 
 revoke all on function features.move_merchant_label_days(),
-    features.rebuild_merchant_label_days() from public;
+    features.rebuild_merchant_label_days(), features.after_label_events_rewrite() from public;
