@@ -1,7 +1,7 @@
 {#-
     The feature columns of `relation` (features.model_input_v1 or its staging view):
-    every column but the keys, as ml.feature_drift reads the view (to_jsonb of a row
-    minus its key columns), so a feature added to the view is measured by both. Empty
+    every column but the keys, as ml.feature_drift reads the view (its columns from the
+    catalog, minus the key columns), so a feature added to the view is measured by both. Empty
     while dbt parses (no database then); the models using it are compiled at run time.
 -#}
 {% macro model_input_features(relation) %}

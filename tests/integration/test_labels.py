@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import random
 import subprocess
@@ -396,9 +397,9 @@ def _trained_champion(url: str) -> int:
     return version
 
 
-def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history: str) -> None:
-    url = databases.clone(labelled_history)
-    version = _trained_champion(url)
+def _assert_drift_matches_numpy(url: str, version: int) -> None:
+    """ml.feature_drift's PSI of every reference feature over a week equals numpy's, with
+    NaN and infinite values counted as NULL (as the dbt histograms count them)."""
     with connect(url, role=TRAINER_ROLE, autocommit=True) as conn:
         start, end = dt.datetime(2026, 9, 25, tzinfo=dt.UTC), dt.datetime(2026, 10, 2,
                                                                             tzinfo=dt.UTC)
@@ -415,9 +416,33 @@ def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history:
     assert len(rows) > 1000
     assert set(drift) == set(names)  # no predictions by this model: no score drift row
     for i, name in enumerate(names):
-        expected = psi([r[i] for r in rows], reference["features"][name])
+        values = [None if r[i] is not None and not math.isfinite(r[i]) else r[i] for r in rows]
+        expected = psi(values, reference["features"][name])
         assert drift[name][0] == pytest.approx(expected, abs=1e-9), name
         assert drift[name][1] == len(rows)
+
+
+def test_feature_drift_psi_matches_numpy(databases: Databases, labelled_history: str) -> None:
+    url = databases.clone(labelled_history)
+    _assert_drift_matches_numpy(url, _trained_champion(url))
+
+
+def test_feature_drift_counts_nan_and_infinity_as_null(databases: Databases,
+                                                       labelled_history: str) -> None:
+    """Stored features are finite, but a float column can hold NaN and infinities: the
+    drift function bins them as NULL (-1), not as the top bin."""
+    url = databases.clone(labelled_history)
+    version = _trained_champion(url)
+    with psycopg.connect(url) as conn:
+        changed = conn.execute(
+            "update features.transaction_features as f set amount_zscore_30d = x.v "
+            "from (select transaction_id, (array['NaN', 'Infinity', '-Infinity'])"
+            "[1 + (row_number() over (order by transaction_id))::int % 3]::float8 as v "
+            "      from ingest.transactions where transacted_at >= '2026-09-26' "
+            "      and transacted_at < '2026-09-27' limit 300) as x "
+            "where f.transaction_id = x.transaction_id").rowcount
+    assert changed == 300
+    _assert_drift_matches_numpy(url, version)
 
 
 def test_retrain_auto_is_triggered_by_drift(databases: Databases,

@@ -7,7 +7,7 @@
 --
 -- A (day, model) is kept when a drift window needs it: the model scored that day or
 -- one of the drift_window_days - 1 days after. NULL, NaN and infinite feature values
--- count in bin -1, as in ml.feature_drift (to_jsonb makes them non-numbers there).
+-- count in bin -1, as in ml.feature_drift.
 --
 -- Incremental, per (day, model): built once, and again when the day has predictions
 -- newer than the last build (a max_prediction_id watermark), or is among the newest

@@ -8,13 +8,31 @@
 -- in [from, to). PSI = sum over bins of (actual - expected) * ln(actual / expected),
 -- both floored at 1e-4 so an empty bin counts as rare, not impossible. Rule of thumb:
 -- < 0.1 stable, 0.1-0.2 moderate, > 0.2 drifted (the retraining trigger's default).
+--
+-- The values: every column of features.model_input_v1 but its key columns, unpivoted by
+-- a VALUES list built from the view's columns in the catalog (so a feature added to the
+-- view is measured, as the dbt histograms measure it). NaN and infinite values count as
+-- NULL (bin -1), as the histograms count them. Typed, not through to_jsonb(row) and
+-- jsonb_each: 700 -> 310 ms for a week of 15,263 transactions (issue 19).
+
 create function ml.feature_drift(p_model integer, p_from timestamptz, p_to timestamptz)
 returns table (feature text, psi double precision, observations bigint)
-language sql
+language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
-as $$
+as $fn$
+declare
+    v_values text;
+begin
+    select string_agg(format('(%L, x.%I)', a.attname, a.attname), ', ' order by a.attnum)
+    into v_values
+    from pg_attribute as a
+    where a.attrelid = 'features.model_input_v1'::regclass
+      and a.attnum > 0 and not a.attisdropped
+      and a.attname not in ('transaction_id', 'trans_num', 'transacted_at', 'card_token',
+                            'feature_set_version');
+    return query execute format($q$
     with reference as (
         select r.key as feature,
                array(select jsonb_array_elements_text(r.value->'edges')::float8) as edges,
@@ -23,23 +41,21 @@ as $$
         from ml.models as m,
              jsonb_each(m.reference_distributions->'features'
                         || jsonb_build_object('score', m.reference_distributions->'score')) as r
-        where m.model_version = p_model and r.value is not null and r.value <> 'null'
+        where m.model_version = $1 and r.value is not null and r.value <> 'null'
     ),
     observed as (
-        select kv.key as feature,
-               case when jsonb_typeof(kv.value) = 'number' then (kv.value #>> '{}')::float8
-               end as value
+        select kv.feature,
+               nullif(nullif(nullif(kv.value::float8, 'NaN'), 'Infinity'), '-Infinity')
+                   as value
         from features.model_input_v1 as x
-        cross join lateral jsonb_each(to_jsonb(x) - 'transaction_id' - 'trans_num'
-                                      - 'transacted_at' - 'card_token'
-                                      - 'feature_set_version') as kv
-        where x.transacted_at >= p_from and x.transacted_at < p_to
+        cross join lateral (values %s) as kv (feature, value)
+        where x.transacted_at >= $2 and x.transacted_at < $3
         union all
         select 'score', p.score
         from scoring.predictions as p
         join ingest.transactions as t using (transaction_id)
-        where p.model_version = p_model
-          and t.transacted_at >= p_from and t.transacted_at < p_to
+        where p.model_version = $1
+          and t.transacted_at >= $2 and t.transacted_at < $3
     ),
     counted as (
         select r.feature,
@@ -50,7 +66,7 @@ as $$
         group by 1, 2
     ),
     totals as (
-        select feature, sum(n) as total from counted group by 1
+        select t.feature, sum(t.n) as total from counted as t group by 1
     ),
     bins as (
         select r.feature, b.bin,
@@ -69,8 +85,10 @@ as $$
     join totals as t using (feature)
     left join counted as c using (feature, bin)
     group by b.feature
-    order by psi desc;
-$$;
+    order by psi desc
+    $q$, v_values) using p_model, p_from, p_to;
+end;
+$fn$;
 
 comment on function ml.feature_drift(integer, timestamptz, timestamptz) is
     'PSI of each feature and of the score of a model over an event-time window, '
