@@ -12,12 +12,20 @@ producer's path three ways:
   ``features.compute_range`` (the definition; the ingest path before the card windows);
 - **ingest, features from card windows**: the trigger as shipped (``compute_batch``);
 - **features alone**: each function over the rows stored with features off.
+
+For the shipped path it also splits a row's time into the parts that use a core: the
+client process's CPU time (``time.process_time``: building, tokenizing and encoding the
+rows, sending them) and the server's time in ``accept_batch`` (storing: staging joins,
+checks, the insert and its indexes), in ``compute_batch`` (the features) and in the rest
+of the trigger, from ``pg_stat_user_functions`` (``track_functions = 'pl'``). Their sum
+over the machine's cores bounds the rate any overlap of client and server could reach.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import statistics
 import sys
 import time
@@ -49,6 +57,17 @@ OFF, SCANS, WINDOWS = ("ingest, features off", "ingest, features by per-row scan
                        "ingest, features from card windows (compute_batch)")
 ALONE_SCANS = "features alone: per-row scans (compute_range)"
 ALONE_WINDOWS = "features alone: card windows (compute_batch)"
+#: Where a row's time goes on the shipped path: part -> the server functions whose own
+#: time (self_time) it is, or None for the client process's CPU time.
+PARTS = {
+    "client CPU (Python: build, tokenize, encode, send)": None,
+    "server: storing (accept_batch)": ("accept_batch",),
+    "server: features (compute_batch)": ("compute_batch",),
+    "server: rest of the feature trigger (insert, event clock)": (
+        "after_transactions_insert", "before_transactions_insert", "lock_ingest",
+        "record_clock_change"),
+}
+BATCHES = MEASURED // 5_000
 
 
 def _stream() -> Iterator[CardTransaction]:
@@ -96,13 +115,33 @@ def _rebuild_windows(url: str) -> None:
                      "(select max(transaction_id) from ingest.transactions), null)")
 
 
-def _ingest(url: str, rows: Iterator[CardTransaction], features: str | None) -> float:
+def _function_ms(url: str) -> dict[str, float]:
+    """Each tracked function's own time so far (ms), once the ingest connection's
+    statistics have reached the server (a backend reports them as it exits)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(100):
+            conn.execute("select pg_stat_clear_snapshot()")
+            found = {name: (float(self_ms), int(calls)) for name, self_ms, calls in conn.execute(
+                "select funcname, self_time, calls from pg_stat_user_functions")}
+            if found.get("accept_batch", (0, 0))[1] >= BATCHES:
+                return {name: ms for name, (ms, _) in found.items()}
+            time.sleep(0.05)
+    raise RuntimeError("the ingest connection's function statistics never arrived")
+
+
+def _ingest(url: str, rows: Iterator[CardTransaction], features: str | None,
+            parts: dict[str, float] | None = None) -> float:
+    """Rows/s of MEASURED rows through the producer's path; with ``parts``, also fill it
+    with µs per row of each of PARTS."""
     batch = list(itertools.islice(rows, MEASURED))
     with psycopg.connect(url) as conn:
         action = "enable" if features else "disable"
         conn.execute(f"alter table ingest.transactions {action} trigger {TRIGGER}")
     if features:
         _use(url, features)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_stat_reset()")
+    cpu = time.process_time()
     started = time.perf_counter()
     with connect(url, role="pgfraud_producer") as conn, Ingestor(
         conn, source="stream", tokenizer=TOKENIZER
@@ -110,8 +149,15 @@ def _ingest(url: str, rows: Iterator[CardTransaction], features: str | None) -> 
         for tx in batch:
             ingestor.add(tx)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     stored = ingestor.stats.accepted
     assert stored == MEASURED, f"{MEASURED - stored:,} of {MEASURED:,} rows were not stored"
+    if parts is not None:
+        spent = _function_ms(url)
+        for part, functions in PARTS.items():
+            seconds = cpu if functions is None else sum(spent.get(f, 0.0)
+                                                        for f in functions) / 1e3
+            parts[part] = seconds / MEASURED * 1e6
     with psycopg.connect(url) as conn:
         conn.execute(f"alter table ingest.transactions enable trigger {TRIGGER}")
     _use(url, "compute_batch")
@@ -134,18 +180,25 @@ def _features_alone(url: str, function: str) -> float:
         return MEASURED / (time.perf_counter() - started)
 
 
-def run_benchmark() -> dict[int, dict[str, float]]:
+def run_benchmark() -> tuple[dict[int, dict[str, float]], dict[int, dict[str, float]]]:
+    """(rows/s per path, µs per row per part of the shipped path), by size: medians of
+    ROUNDS rounds."""
     results: dict[int, dict[str, float]] = {}
+    split: dict[int, dict[str, float]] = {}
     rows = _stream()
     with fresh_cluster() as cluster:
         url = cluster.start()
         migrate.upgrade(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("alter system set track_functions = 'pl'")
+            conn.execute("select pg_reload_conf()")
         loaded = 0
         for size in SIZES:
             print(f"  loading to {size:,} rows", file=sys.stderr)
             _bulk_load(url, rows, size - loaded)
             _rebuild_windows(url)
             rounds = []
+            parts: list[dict[str, float]] = []
             for _ in range(ROUNDS):
                 measured = {OFF: _ingest(url, rows, None)}
                 # The rows just stored without features, computed both ways.
@@ -153,16 +206,38 @@ def run_benchmark() -> dict[int, dict[str, float]]:
                 measured[ALONE_SCANS] = _features_alone(url, "compute_range")
                 measured[SCANS] = _ingest(url, rows, "compute_range")
                 _rebuild_windows(url)
-                measured[WINDOWS] = _ingest(url, rows, "compute_batch")
+                parts.append({})
+                measured[WINDOWS] = _ingest(url, rows, "compute_batch", parts[-1])
                 rounds.append(measured)
             loaded = size + 3 * MEASURED * ROUNDS
             results[size] = {name: statistics.median(r[name] for r in rounds)
                              for name in (OFF, SCANS, WINDOWS, ALONE_SCANS, ALONE_WINDOWS)}
-    return results
+            split[size] = {part: statistics.median(p[part] for p in parts) for part in PARTS}
+    return results, split
+
+
+def _budget(results: dict[int, dict[str, float]], split: dict[int, dict[str, float]]) -> str:
+    """The table of where a row's time goes, and the ceiling its parts set."""
+    cores = os.cpu_count() or 1
+    header = ["part (ingest with features from card windows)",
+              *[f"{size:,} existing rows: µs per row" for size in SIZES]]
+    rows = [[part, *[f"{split[size][part]:,.1f}" for size in SIZES]] for part in PARTS]
+    server = [sum(v for p, v in split[size].items() if PARTS[p]) for size in SIZES]
+    total = [sum(split[size].values()) for size in SIZES]
+    rows.append(["server, all parts (one backend: the batches are serialised by the "
+                 "ingest lock)", *[f"{us:,.1f}" for us in server]])
+    rows.append(["every part", *[f"{us:,.1f}" for us in total]])
+    rows.append(["wall time per row (measured)",
+                 *[f"{1e6 / results[size][WINDOWS]:,.1f}" for size in SIZES]])
+    rows.append([f"ceiling: every part overlapped on {cores} cores, rows/s",
+                 *[f"{cores * 1e6 / us:,.0f}" for us in total]])
+    rows.append(["ceiling: one server backend, rows/s",
+                 *[f"{1e6 / us:,.0f}" for us in server]])
+    return table(header, rows)
 
 
 def run() -> Section:
-    results = run_benchmark()
+    results, split = run_benchmark()
     names = list(next(iter(results.values())))
     header = ["path", *[f"{size:,} existing rows: rows/s" for size in SIZES],
               *[f"{size:,}: µs per row" for size in SIZES]]
@@ -183,5 +258,12 @@ def run() -> Section:
         for name in (WINDOWS, ALONE_WINDOWS, OFF))
     flat = (f"From {small:,} to {large:,} existing rows, rows/s: {change} (the target: "
             "ingest with features within 15 %).")
+    budget = ("Where a row's time goes on the shipped path (medians of the same rounds): the "
+              "client's CPU time and the server's time in each function (its own time, "
+              "`pg_stat_user_functions`; the COPY into staging and the commit are not in "
+              "these). The server parts run in one backend, one batch at a time (the ingest "
+              "lock); the client overlaps them. No arrangement of these parts on this "
+              "machine's cores can go faster than the ceilings below.")
     return Section("Features: ingest with features on and off, by table size",
-                   f"{note}\n\n{table(header, rows)}\n\n{flat}")
+                   f"{note}\n\n{table(header, rows)}\n\n{flat}\n\n{budget}\n\n"
+                   f"{_budget(results, split)}")
