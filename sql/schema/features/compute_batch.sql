@@ -224,26 +224,38 @@ begin
         group by b.merchant
     ),
     merchant_tiles as materialized (
-        -- Running sums of the tiles from day d0 (the first row's window start) to the last
-        -- row's day: element k + 1 sums the days before d0 + k (element 1 is 0).
-        select mb.merchant, x.d0, w.frauds, w.labelled
+        -- Each tiled merchant's tiles a row reads whole: the days after its first batch
+        -- row's window start day and before its last batch row's day, in one pass over the
+        -- table's (merchant, day) key. The days that have a tile, in order, with running
+        -- sums (a day without a tile adds nothing): the whole days of that range up to and
+        -- including day D sum to frauds[width_bucket(D, days)] (NULL, read as 0, before
+        -- the first tile), and a row's whole days (window start day, t's day) are a
+        -- difference of two such sums.
+        select mb.merchant,
+               coalesce(t.days, '{}') as days,
+               coalesce(t.frauds, '{}') as frauds,
+               coalesce(t.labelled, '{}') as labelled
         from merchant_bounds as mb
-        cross join lateral (
-            select ((mb.first_at - interval '30 days') at time zone 'UTC')::date as d0,
-                   (mb.last_at at time zone 'UTC')::date as d1
-        ) as x
-        cross join lateral (
-            select array[0::bigint] || array_agg(c.frauds order by c.k) as frauds,
-                   array[0::bigint] || array_agg(c.labelled order by c.k) as labelled
+        left join (
+            select c.merchant,
+                   array_agg(c.day order by c.day) as days,
+                   array_agg(c.frauds order by c.day) as frauds,
+                   array_agg(c.labelled order by c.day) as labelled
             from (
-                select g.k,
-                       sum(coalesce(d.frauds, 0)) over (order by g.k)::bigint as frauds,
-                       sum(coalesce(d.labelled, 0)) over (order by g.k)::bigint as labelled
-                from generate_series(0, x.d1 - x.d0) as g(k)
-                left join features.merchant_label_days as d
-                    on d.merchant = mb.merchant and d.day = x.d0 + g.k
+                select d.merchant, d.day,
+                       sum(d.frauds) over by_day::bigint as frauds,
+                       sum(d.labelled) over by_day::bigint as labelled
+                from merchant_bounds as mb
+                join features.merchant_label_days as d
+                    on d.merchant = mb.merchant
+                   and d.day > ((mb.first_at - interval '30 days') at time zone 'UTC')::date
+                   and d.day < (mb.last_at at time zone 'UTC')::date
+                where mb.tiled and mb.labelled
+                window by_day as (partition by d.merchant order by d.day
+                                  rows unbounded preceding)
             ) as c
-        ) as w
+            group by c.merchant
+        ) as t using (merchant)
         where mb.tiled and mb.labelled
     ),
     merchant_edge_days as (
@@ -389,22 +401,25 @@ begin
         -- microsecond" (timestamptz's resolution).
         select b.transaction_id,
             (coalesce(me.frauds[at.e_7d_end], 0) - coalesce(me.frauds[at.e_7d], 0))
-                + (mt.frauds[at.dt - mt.d0 + 1] - mt.frauds[at.d7 - mt.d0 + 2])
+                + (coalesce(mt.frauds[at.t_before], 0) - coalesce(mt.frauds[at.t_7d], 0))
                 + (coalesce(me.frauds[at.e_now], 0) - coalesce(me.frauds[at.e_day], 0)),
             (coalesce(me.labelled[at.e_7d_end], 0) - coalesce(me.labelled[at.e_7d], 0))
-                + (mt.labelled[at.dt - mt.d0 + 1] - mt.labelled[at.d7 - mt.d0 + 2])
+                + (coalesce(mt.labelled[at.t_before], 0) - coalesce(mt.labelled[at.t_7d], 0))
                 + (coalesce(me.labelled[at.e_now], 0) - coalesce(me.labelled[at.e_day], 0)),
             (coalesce(me.frauds[at.e_30d_end], 0) - coalesce(me.frauds[at.e_30d], 0))
-                + (mt.frauds[at.dt - mt.d0 + 1] - mt.frauds[at.d30 - mt.d0 + 2])
+                + (coalesce(mt.frauds[at.t_before], 0) - coalesce(mt.frauds[at.t_30d], 0))
                 + (coalesce(me.frauds[at.e_now], 0) - coalesce(me.frauds[at.e_day], 0)),
             (coalesce(me.labelled[at.e_30d_end], 0) - coalesce(me.labelled[at.e_30d], 0))
-                + (mt.labelled[at.dt - mt.d0 + 1] - mt.labelled[at.d30 - mt.d0 + 2])
+                + (coalesce(mt.labelled[at.t_before], 0) - coalesce(mt.labelled[at.t_30d], 0))
                 + (coalesce(me.labelled[at.e_now], 0) - coalesce(me.labelled[at.e_day], 0))
         from batch as b
         join merchant_tiles as mt using (merchant)
         left join merchant_edges as me using (merchant)
         cross join lateral (
-            select d.dt, d.d7, d.d30,
+            select -- Tiles: whole days after the window's first day, before t's day.
+                   width_bucket(d.dt - 1, mt.days) as t_before,
+                   width_bucket(d.d7, mt.days) as t_7d,
+                   width_bucket(d.d30, mt.days) as t_30d,
                    width_bucket(b.transacted_at, me.times) as e_now,
                    width_bucket((d.dt::timestamp at time zone 'UTC') - interval '1 microsecond',
                                 me.times) as e_day,
