@@ -257,7 +257,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                 timed("labels", began)
             if index == len(rows) or clock >= next_retrain or days == 1:
                 began = time.monotonic()
-                owner.execute(queries.load("retrain")["analyze_after_bulk_load"])
+                owner.execute(queries.load("retrain")["analyze_keys_after_bulk_load"])
                 timed("analyze", began)
             days += 1
             if clock >= next_retrain:

@@ -94,3 +94,13 @@ select (select count(*) from ingest.transactions), (select count(*) from ingest.
 -- nested loops for the claim and label queries. Used by replay and the demo.
 analyze ingest.transactions, features.transaction_features, scoring.pending,
         scoring.scores, scoring.labels, scoring.label_events;
+
+-- name: analyze_keys_after_bulk_load
+-- The same statistics for a replay's rounds: of the two wide tables only the columns
+-- joins and filters read (keys, event time), not the feature values and place columns,
+-- which nothing in a replay filters on (0.73 -> 0.35 s at 131k rows). Row counts are
+-- refreshed either way; autovacuum's ANALYZE later covers every column.
+analyze ingest.transactions (transaction_id, trans_num, transacted_at, card_token, merchant,
+                             source),
+        features.transaction_features (transaction_id, feature_set_version),
+        scoring.pending, scoring.scores, scoring.labels, scoring.label_events;
