@@ -91,7 +91,8 @@ select (select count(*) from ingest.transactions), (select count(*) from ingest.
 
 -- name: analyze_after_bulk_load
 -- Bulk loading outruns autovacuum's ANALYZE; without statistics the planner picks
--- nested loops for the claim and label queries. Used by replay and the demo.
+-- nested loops for the claim and label queries. Used by the demo (a replay uses the
+-- key columns' version below).
 analyze ingest.transactions, features.transaction_features, scoring.pending,
         scoring.scores, scoring.labels, scoring.label_events;
 

@@ -229,34 +229,25 @@ begin
         -- table's (merchant, day) key. The days that have a tile, in order, with running
         -- sums (a day without a tile adds nothing): the whole days of that range up to and
         -- including day D sum to frauds[width_bucket(D, days)] (NULL, read as 0, before
-        -- the first tile), and a row's whole days (window start day, t's day) are a
-        -- difference of two such sums.
-        select mb.merchant,
-               coalesce(t.days, '{}') as days,
-               coalesce(t.frauds, '{}') as frauds,
-               coalesce(t.labelled, '{}') as labelled
-        from merchant_bounds as mb
-        left join (
-            select c.merchant,
-                   array_agg(c.day order by c.day) as days,
-                   array_agg(c.frauds order by c.day) as frauds,
-                   array_agg(c.labelled order by c.day) as labelled
-            from (
-                select d.merchant, d.day,
-                       sum(d.frauds) over by_day::bigint as frauds,
-                       sum(d.labelled) over by_day::bigint as labelled
-                from merchant_bounds as mb
-                join features.merchant_label_days as d
-                    on d.merchant = mb.merchant
-                   and d.day > ((mb.first_at - interval '30 days') at time zone 'UTC')::date
-                   and d.day < (mb.last_at at time zone 'UTC')::date
-                where mb.tiled and mb.labelled
-                window by_day as (partition by d.merchant order by d.day
-                                  rows unbounded preceding)
-            ) as c
-            group by c.merchant
-        ) as t using (merchant)
-        where mb.tiled and mb.labelled
+        -- the first tile or for a merchant with no tile in the range), and a row's whole
+        -- days (window start day, t's day) are a difference of two such sums.
+        select c.merchant,
+               array_agg(c.day order by c.day) as days,
+               array_agg(c.frauds order by c.day) as frauds,
+               array_agg(c.labelled order by c.day) as labelled
+        from (
+            select d.merchant, d.day,
+                   sum(d.frauds) over by_day::bigint as frauds,
+                   sum(d.labelled) over by_day::bigint as labelled
+            from merchant_bounds as mb
+            join features.merchant_label_days as d
+                on d.merchant = mb.merchant
+               and d.day > ((mb.first_at - interval '30 days') at time zone 'UTC')::date
+               and d.day < (mb.last_at at time zone 'UTC')::date
+            where mb.tiled and mb.labelled
+            window by_day as (partition by d.merchant order by d.day rows unbounded preceding)
+        ) as c
+        group by c.merchant
     ),
     merchant_edge_days as (
         -- The days the batch's windows start and end in, per tiled merchant.
@@ -413,7 +404,8 @@ begin
                 + (coalesce(mt.labelled[at.t_before], 0) - coalesce(mt.labelled[at.t_30d], 0))
                 + (coalesce(me.labelled[at.e_now], 0) - coalesce(me.labelled[at.e_day], 0))
         from batch as b
-        join merchant_tiles as mt using (merchant)
+        join merchant_bounds as mb using (merchant)
+        left join merchant_tiles as mt using (merchant)
         left join merchant_edges as me using (merchant)
         cross join lateral (
             select -- Tiles: whole days after the window's first day, before t's day.
@@ -435,6 +427,7 @@ begin
                   offset 0) as d
             offset 0
         ) as at
+        where mb.tiled and mb.labelled
         union all
         select b.transaction_id, 0, 0, 0, 0
         from batch as b
