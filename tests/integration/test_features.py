@@ -395,6 +395,10 @@ def _m1(*times: dt.timedelta) -> list[dict[str, Any]]:
     (31, _m1(NOON), []),
     (37, _m1(LAST, LAST + MICROSECOND), []),
 ])
+@example(plan=[  # a batch across midnight after labels of its first day's earlier rows:
+    (22, _m1(MIDNIGHT, NOON), [(0, True, None), (1, False, None)]),  # that day has a tile
+    (22, _m1(LAST, LAST + MICROSECOND), []),
+])
 def test_merchant_label_tiles_equal_the_reference(db_url: str, plan) -> None:
     """compute_batch counting tiled merchants (whole days from features.merchant_label_days,
     partial days at the window's ends from the label history) equals compute_range and the
