@@ -271,7 +271,7 @@ class Authorizer:
                 _, writes = self._champion_scores(conn, champion, [int(row[1])])
                 with conn.pipeline():
                     for query, params in writes:
-                        conn.execute(query, params, binary=True)
+                        conn.execute(query, params)
         self.warmed = True
 
     def _run(self) -> None:
@@ -488,7 +488,7 @@ class Authorizer:
         # The writes need no answer: sent together, one round trip instead of four.
         with conn.pipeline():
             for query, params in writes:
-                conn.execute(query, params, binary=True)
+                conn.execute(query, params)
             conn.execute(self._api["insert_decisions"], rows)
 
     def _champion_scores(self, conn: psycopg.Connection[Any], champion: DeployedModel,

@@ -172,7 +172,7 @@ def simulate_analysts(conn: psycopg.Connection[Any],
             conn.execute(sql["apply_simulated"], {
                 "ids": [r[0] for r in due], "values": [r[1] for r in due],
                 "labeled_at": [r[2] for r in due], "notes": [r[3] for r in due],
-                "labeled_by": options.labeled_by}, binary=True)  # arrays: see scorer._write
+                "labeled_by": options.labeled_by})  # binary arrays: see the query
     result = AnalystRound(labelled=len(due), fraud=sum(bool(r[1]) for r in due))
     for _, _, _, note in due:
         if note == "alert review":

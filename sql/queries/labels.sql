@@ -78,7 +78,8 @@ order by c.transaction_id;
 -- Simulated analysts' labels, each stamped with when it arrived in event time, in one call
 -- of scoring.write_labels (owner only): the same labels and audit rows as an update of
 -- scoring.predictions through scoring.write_label, set-based instead of row by row.
--- Returns the number of labels changed.
-select scoring.write_labels(%(ids)s::bigint[], %(values)s::boolean[],
-                            %(labeled_at)s::timestamptz[], %(notes)s::text[],
+-- Returns the number of labels changed. The arrays are binary parameters (see
+-- insert_predictions in scoring.sql).
+select scoring.write_labels(%(ids)b::bigint[], %(values)b::boolean[],
+                            %(labeled_at)b::timestamptz[], %(notes)b::text[],
                             %(labeled_by)s::text);

@@ -44,14 +44,17 @@ order by c.transaction_id;
 -- moment before the prediction commits. A (transaction, model) already scored (a row
 -- some other writer put there) is kept as it is: one score per model, and a row nobody
 -- expected can never block the queue.
+-- The arrays are binary parameters (placeholders ending in b, not s): psycopg dumps a
+-- list for an s placeholder as a text array, element by element in Python (21 ms for a
+-- 5,000-row batch's seven arrays, against 6 ms binary), and the server parses it again.
 insert into scoring.scores (transaction_id, model_version, feature_set_version,
                             is_shadow, score, threshold, is_alert, latency_ms)
 select p.transaction_id, p.model_version, p.feature_set_version, p.is_shadow, p.score,
        p.threshold, p.is_alert,
        greatest(extract(epoch from clock_timestamp() - t.ingested_at) * 1000, 0)
-from unnest(%(transaction_id)s::bigint[], %(model_version)s::integer[],
-            %(feature_set_version)s::integer[], %(is_shadow)s::boolean[],
-            %(score)s::float8[], %(threshold)s::float8[], %(is_alert)s::boolean[])
+from unnest(%(transaction_id)b::bigint[], %(model_version)b::integer[],
+            %(feature_set_version)b::integer[], %(is_shadow)b::boolean[],
+            %(score)b::float8[], %(threshold)b::float8[], %(is_alert)b::boolean[])
      as p (transaction_id, model_version, feature_set_version, is_shadow, score, threshold,
            is_alert)
 join ingest.transactions as t using (transaction_id)
@@ -65,8 +68,8 @@ with inserted as (
                                 amount, merchant, category, transacted_at, reasons)
     select a.transaction_id, a.model_version, s.score, s.threshold, t.card_last4, t.amount,
            t.merchant, t.category, t.transacted_at, a.reasons
-    from unnest(%(transaction_id)s::bigint[], %(model_version)s::integer[],
-                %(reasons)s::jsonb[])
+    from unnest(%(transaction_id)b::bigint[], %(model_version)b::integer[],
+                %(reasons)b::jsonb[])
          as a (transaction_id, model_version, reasons)
     join scoring.scores as s
       on s.transaction_id = a.transaction_id and s.model_version = a.model_version

@@ -286,10 +286,11 @@ def test_kill_minus_nine_at_random_moments(databases: Databases, traffic: str) -
         before = coverage(url)[1]
         process = start_scorer("--batch-size", "300", url=url)
         # Wait until this scorer commits its first batch, then kill it a random moment
-        # later: mid-batch, between batches, while reading or writing.
+        # later: mid-batch, between batches, while reading or writing. A 300-row batch
+        # takes ~15 ms; at most 0.25 s of scoring per kill leaves rows for the last one.
         wait_until(functools.partial(_progressed, url, before, process), 60,
                    "the scorer to commit a batch")
-        time.sleep(rng.uniform(0, 0.4))
+        time.sleep(rng.uniform(0, 0.25))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         assert process.returncode == -signal.SIGKILL, "the scorer ended before the kill"
