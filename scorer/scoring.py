@@ -221,7 +221,9 @@ class Scorer:
             shadows = tuple(m.version for m in self.models.shadows)
             if champion is None:
                 return BatchResult(0, 0, None, shadows)
-            rows = conn.execute(self._claim(), {"limit": self.batch_size}).fetchall()
+            # Binary results: the features come as one packed bytea a row (_claim).
+            rows = conn.execute(self._claim(), {"limit": self.batch_size},
+                                binary=True).fetchall()
             if not rows:
                 return BatchResult(0, 0, champion.version, shadows)
             missing = [r[0] for r in rows if not r[6]]
@@ -235,13 +237,14 @@ class Scorer:
     def _claim(self) -> sql.Composed:
         names = tuple(dict.fromkeys(n for m in self.models.all for n in m.feature_names))
         if self._claim_sql is None or names != self._claim_names:
-            self._claim_sql = queries.with_columns(self._sql["claim"], names, "m")
+            self._claim_sql = queries.with_packed_float8(self._sql["claim"], names, "m")
             self._claim_names = names
         return self._claim_sql
 
     def _write(self, conn: psycopg.Connection[Any], rows: Sequence[tuple[Any, ...]]) -> int:
         all_ids = [r[0] for r in rows]
-        all_rows = np.array([r[8:] for r in rows], dtype=np.float64).astype(np.float32)
+        all_rows = (np.frombuffer(b"".join([r[8] for r in rows]), dtype=">f8")
+                    .reshape(len(rows), len(self._claim_names)).astype(np.float32))
         # Rows the API already decided with the champion (pgfraud serve) wait for the
         # shadows only: one champion prediction per transaction, whoever wrote it.
         undecided = np.array([not r[7] for r in rows], dtype=bool)

@@ -122,8 +122,10 @@ def load_dataset(conn: psycopg.Connection[Any], *, cutoff: dt.datetime,
                  chunk: int = 50_000) -> Dataset:
     """Model input with event time in [start, end], each with its label as of ``cutoff``."""
     names = list(feature_names) if feature_names is not None else feature_columns(conn)
-    statement = queries.with_columns(queries.load("models")["model_input_with_labels"],
-                                     names, "m")
+    # The features come packed, a row's float8 values in one bytea (NULL as NaN, as
+    # numpy would read None): one frombuffer per chunk instead of a conversion per value.
+    statement = queries.with_packed_float8(
+        queries.load("models")["model_input_with_labels"], names, "m")
     ids: list[int] = []
     trans_nums: list[str] = []
     times: list[float] = []
@@ -137,13 +139,15 @@ def load_dataset(conn: psycopg.Connection[Any], *, cutoff: dt.datetime,
         conn.execute(queries.load("models")["no_nested_loops"])
         cur.execute(statement, {"cutoff": cutoff, "from": start, "to": end})
         while rows := cur.fetchmany(chunk):
+            packed = []
             for row in rows:
                 ids.append(row[0])
                 trans_nums.append(row[1])
                 times.append(row[2])
                 cards.append(row[3])
                 labels.append(math.nan if row[4] is None else float(row[4]))
-            blocks.append(np.array([row[5:] for row in rows], dtype=np.float64)
+                packed.append(row[5])
+            blocks.append(np.frombuffer(b"".join(packed), dtype=">f8")
                           .reshape(len(rows), len(names)).astype(np.float32))
             on_rows(len(ids))
     matrix = np.vstack(blocks) if blocks else np.empty((0, len(names)), dtype=np.float32)

@@ -15,7 +15,8 @@ order by model_version;
 -- name: claim
 -- Claim up to %(limit)s queued transactions (oldest first; rows other workers hold are
 -- skipped) and read what scoring needs. The claim is the DELETE: it commits with the
--- predictions or rolls back with them. Feature columns are appended by the caller.
+-- predictions or rolls back with them. The feature columns are appended by the caller,
+-- packed in one bytea (queries.with_packed_float8).
 -- champion_scored: the API decided it inline (pgfraud serve); only shadows score it.
 -- The ids are picked once, as an array (an InitPlan): autovacuum often analyses the
 -- queue while it is empty, and with `transaction_id in (select ... limit)` the planner

@@ -64,6 +64,41 @@ def _train(url: str, options: training.TrainOptions | None = None,
     return trained, version
 
 
+def test_the_training_read_equals_the_model_input_view(history_db: str) -> None:
+    """load_dataset reads the features packed (float8 bytes per row); the matrix must be
+    the view's values in the view's column order, NULL as NaN, each row with its own
+    key, time, card and label as of the cutoff, also when a chunk ends mid-read."""
+    with psycopg.connect(history_db) as conn:
+        conn.execute("update features.transaction_features set amount_zscore_30d = null "
+                     "where transaction_id % 7 = 0")
+        conn.execute("update features.transaction_features set km_from_home = "
+                     "'NaN'::float8 where transaction_id % 11 = 0")
+    with connect(history_db, role=TRAINER, autocommit=True) as conn:
+        cutoff = training.default_cutoff(conn)
+        names = training.feature_columns(conn)
+        data = training.load_dataset(conn, cutoff=cutoff, start=FAR_PAST, end=cutoff,
+                                     chunk=997)
+    with psycopg.connect(history_db) as conn:
+        rows = conn.execute(sql.SQL(
+            """select v.transaction_id, v.trans_num, v.card_token,
+                      extract(epoch from v.transacted_at)::float8, l.true_value, {}
+               from features.model_input_v1 v
+               left join scoring.labels l using (transaction_id)
+               order by v.transacted_at, v.transaction_id""").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)))).fetchall()
+    assert data.feature_names == names and len(names) > 20
+    assert data.transaction_ids.tolist() == [r[0] for r in rows]
+    assert data.trans_nums == [r[1] for r in rows]
+    assert data.cards.tolist() == [r[2] for r in rows]
+    assert data.times.tolist() == [r[3] for r in rows]
+    assert np.array_equal(data.labels, np.array(
+        [np.nan if r[4] is None else float(r[4]) for r in rows]), equal_nan=True)
+    expected = np.array([r[5:] for r in rows], dtype=np.float64).astype(np.float32)
+    assert data.features.dtype == np.float32
+    assert np.array_equal(data.features, expected, equal_nan=True)
+    assert np.isnan(data.features[:, names.index("amount_zscore_30d")]).sum() >= len(rows) // 8
+
+
 def test_model_beats_random_and_its_metrics_match_sklearn(history_db: str) -> None:
     _, version = _train(history_db)
     assert version is not None
