@@ -406,11 +406,14 @@ def _offline_comparison(conn: psycopg.Connection[Any], round_: _Round,
     if not np.nansum(data.labels[matured]):
         matured, matured_to = window, trained.split.validation_to
     rows = data.subset(matured)
-    scores = {"challenger": OnnxModel(trained.onnx_bytes).predict(rows.features)}
+    workers = options.train.threads
+    scores = {"challenger": OnnxModel(trained.onnx_bytes).predict(rows.features,
+                                                                  workers=workers)}
     if round_.champion is not None:
         stored = registry.load(conn, round_.champion)
         columns = [data.feature_names.index(n) for n in stored.feature_names]
-        scores["champion"] = OnnxModel(stored.onnx_bytes).predict(rows.features[:, columns])
+        scores["champion"] = OnnxModel(stored.onnx_bytes).predict(rows.features[:, columns],
+                                                                  workers=workers)
     result: dict[str, Any] = {name: _live_metrics(rows.labels, s) for name, s in scores.items()}
     result.update({"from": _utc(trained.split.validation_from).isoformat(),
                    "to": _utc(matured_to).isoformat(), "rows": len(rows),

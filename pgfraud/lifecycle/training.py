@@ -368,7 +368,8 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
     on_stage("exporting to ONNX")
     validation_window = data.subset(in_validation)
     raw_onnx = to_onnx(booster)
-    raw_scores = OnnxModel(raw_onnx).predict(validation_window.features)
+    raw_scores = OnnxModel(raw_onnx).predict(validation_window.features,
+                                             workers=options.threads)
     # LightGBM's own scores of the window, for both parity checks (raw and calibrated).
     expected = np.asarray(booster.predict(validation_window.features.astype(np.float64)),
                           dtype=np.float64)
@@ -377,7 +378,7 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
 
     on_stage("calibrating")
     onnx_bytes, window_scores, calibration = _calibrate(raw_onnx, raw_scores,
-                                                        validation_window)
+                                                        validation_window, options.threads)
     model = OnnxModel(onnx_bytes)
 
     on_stage("evaluating")
@@ -406,7 +407,8 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
     # evenly spaced in event time when there are more than TRAIN_METRIC_ROWS.
     fitted = _evenly_spaced(len(sample.rows), TRAIN_METRIC_ROWS)
     train_auc, train_ap = weighted_ranking(
-        sample.rows.labels[fitted], model.predict(sample.rows.features[fitted]),
+        sample.rows.labels[fitted],
+        model.predict(sample.rows.features[fitted], workers=options.threads),
         None if sample.weights is None else sample.weights[fitted])
     evaluation.update({
         "train": {
@@ -541,8 +543,8 @@ def _threshold(window: Dataset, scores: npt.NDArray[np.float64],
                                                             "alert_rate": rate}
 
 
-def _calibrate(raw_onnx: bytes, raw_scores: npt.NDArray[np.float64],
-               window: Dataset) -> tuple[bytes, npt.NDArray[np.float64], dict[str, Any]]:
+def _calibrate(raw_onnx: bytes, raw_scores: npt.NDArray[np.float64], window: Dataset,
+               workers: int = 1) -> tuple[bytes, npt.NDArray[np.float64], dict[str, Any]]:
     """Platt scaling fitted on the labelled rows of ``window``, appended to the graph.
 
     Used when it lowers the Brier score on those rows and keeps (to float32 rounding,
@@ -561,7 +563,7 @@ def _calibrate(raw_onnx: bytes, raw_scores: npt.NDArray[np.float64],
         record["reason"] = str(exc)
     else:
         candidate = calibrate(raw_onnx, a, b)
-        calibrated = OnnxModel(candidate).predict(window.features)
+        calibrated = OnnxModel(candidate).predict(window.features, workers=workers)
         if not a > 0:
             record["reason"] = f"the fitted slope a = {a:.4g} would not keep the ranking"
         elif not metrics.brier(y, calibrated[labelled]) < brier_raw:

@@ -97,6 +97,26 @@ def test_onnx_model_checks_its_input_shape() -> None:
         model.predict(x[:, :2])
 
 
+@pytest.mark.parametrize(("rows", "workers"), [(9_000, 2), (9_000, 4), (3_999, 2), (1, 2)])
+def test_scoring_in_parts_on_threads_gives_every_row_the_same_bits(rows: int,
+                                                                   workers: int) -> None:
+    """Training scores whole windows in parts on threads; a part's rows are scored by
+    the same single-threaded kernel, so every score must equal one run's to the bit (a
+    session's own threads split the trees and may not)."""
+    booster, _ = _booster(0)
+    rng = np.random.default_rng(rows)
+    x = np.column_stack([np.round(rng.gamma(2.0, 40.0, rows), 2),
+                         rng.integers(0, 24, rows).astype(float),
+                         rng.normal(size=rows) * 1e4]).astype(np.float32)
+    model = OnnxModel(to_onnx(booster))
+    whole = model.predict(x)
+    in_parts = model.predict(x, workers=workers)
+    assert in_parts.dtype == whole.dtype and in_parts.shape == (rows,)
+    assert np.array_equal(in_parts, whole)
+    assert np.array_equal(in_parts[::997], np.concatenate([model.predict(x[i:i + 1])
+                                                           for i in range(0, rows, 997)]))
+
+
 def test_the_margin_error_stays_within_the_float32_bound() -> None:
     # The tolerance's derivation: |margin error| <= T * 2**-23 * sum over trees of the
     # largest |leaf|. Checked on the margins themselves: without its post-transform the
