@@ -157,6 +157,7 @@ class Ingestor:
         self._sql = queries.load("ingest")
         self._error: BaseException | None = None
         self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
+        self._held: list[_Batch] | None = None  # batches cut while held (see hold)
         self._writer: threading.Thread | None = None
         if background:
             _writer_started()
@@ -220,16 +221,43 @@ class Ingestor:
         self._incidents.setdefault(incident.incident_id, incident)
 
     def flush(self) -> None:
-        """Hand everything queued to the writer as one batch (one database transaction)."""
+        """Hand everything queued to the writer as one batch (one database transaction);
+        while held, set the batch aside instead."""
         self._raise_writer_error()
         if not self.pending and not self._incidents:
             return
         batch = _Batch(self._staged, self._quarantined, list(self._incidents.values()))
         self._staged, self._quarantined, self._incidents = StagedBatch(self.source), [], {}
-        if self._writer is None:
+        if self._held is not None:
+            self._held.append(batch)
+        elif self._writer is None:
             self._write(batch)
         else:
             self._queue.put(batch)
+
+    def hold(self) -> None:
+        """Prepare rows without sending them: until :meth:`release`, :meth:`add` still
+        checks, tokenizes and encodes each row, but full batches (and :meth:`flush`,
+        :meth:`drain`) set them aside, so the caller can prepare the next rows while the
+        writer stores earlier ones and decide when the database gets them. The replay
+        prepares a day while the day before is stored, and sends it after that day's
+        labels, which its features must see. Rows still held at :meth:`close` are not
+        sent: the caller holds them because they must not reach the database yet."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Send every row prepared since :meth:`hold`, in order, and stop holding."""
+        if self._held is None:
+            return
+        self.flush()
+        held, self._held = self._held, None
+        for batch in held:
+            if self._writer is None:
+                self._write(batch)
+            else:
+                self._raise_writer_error()
+                self._queue.put(batch)
 
     def drain(self) -> None:
         """Flush, then wait until every batch is committed; re-raise a writer error."""

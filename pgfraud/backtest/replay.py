@@ -13,7 +13,9 @@ the labels due are of rows scored days before (``label_delay`` of a day or more)
 side has its own connection, and the day's labels are written before anything reads
 them (the next day's features, a retraining round). Scoring stays in the main thread:
 LightGBM (the alerts' reason codes) used from a second thread made each later training
-about twice as slow (measured: 1.9 -> 4.4 s for the same model).
+about twice as slow (measured: 1.9 -> 4.4 s for the same model). The next day's rows
+are prepared (checked, tokenized, encoded) while a day is stored, and held until that
+day's labels are written (``Ingestor.hold``).
 
 The report measures the champion's decisions as they were made: each transaction's
 champion prediction against the file's ``is_fraud``, in ranking metrics and in money
@@ -224,18 +226,23 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-labels") as pool, \
             connect(url, autocommit=True) as owner, \
             connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
+        # Each day's rows are prepared (checked, tokenized, encoded) while the day before
+        # is stored, and held until that day's labels are written: its features read them.
+        ingestor.hold()
         for parsed, raw in rejected:
             ingestor.reject(parsed, raw, raw.get("trans_num"))
         for tx in implausible:  # quarantined by the database as implausible_time
             ingestor.add(tx)
-        day_end = first.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
-        index = 0
-        days = 1
-        while index < len(rows):
+        days = day_ranges(rows)
+        for row in rows[slice(*days[0])]:
+            ingestor.add(row)
+        for day, (_, index) in enumerate(days, start=1):
             began = time.monotonic()
-            while index < len(rows) and rows[index].transacted_at < day_end:
-                ingestor.add(rows[index])
-                index += 1
+            ingestor.release()
+            if day < len(days):
+                ingestor.hold()
+                for row in rows[slice(*days[day])]:
+                    ingestor.add(row)
             ingestor.drain()
             timed("ingest with features", began)
             done = index
@@ -255,11 +262,10 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             else:
                 simulate_analysts(owner, analysts)
                 timed("labels", began)
-            if index == len(rows) or clock >= next_retrain or days == 1:
+            if index == len(rows) or clock >= next_retrain or day == 1:
                 began = time.monotonic()
                 owner.execute(queries.load("retrain")["analyze_keys_after_bulk_load"])
                 timed("analyze", began)
-            days += 1
             if clock >= next_retrain:
                 began = time.monotonic()
                 decision = retrain.retrain(trainer, retrain_options, cutoff=clock)
@@ -273,10 +279,6 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                                           each.challenger))
                 next_retrain = clock + options.retrain_every
             on_progress("replaying", done, len(rows), clock)
-            day_end += DAY
-            if index < len(rows) and rows[index].transacted_at >= day_end:  # a gap in the file
-                day_end = rows[index].transacted_at.replace(
-                    hour=0, minute=0, second=0, microsecond=0) + DAY
         # The rest of the labels arrive after the file ends.
         simulate_analysts(owner, dataclasses.replace(analysts, delay=dt.timedelta(0),
                                                      chargeback_delay=dt.timedelta(0)))
@@ -300,6 +302,22 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
     return ReplayReport(accounting, time.monotonic() - started, evaluation.weeks,
                         evaluation.models, evaluation.steady_state, evaluation.pooled,
                         decisions, champions, phases, trainings)
+
+
+def day_ranges(rows: list[CardTransaction]) -> list[tuple[int, int]]:
+    """The replay's days: (start, end) index ranges of ``rows`` (sorted by event time),
+    one per UTC day that has rows, in order, together covering every row. A gap in the
+    file (days without rows) is skipped, not replayed as empty days."""
+    ranges: list[tuple[int, int]] = []
+    index = 0
+    while index < len(rows):
+        day_end = rows[index].transacted_at.replace(hour=0, minute=0, second=0,
+                                                    microsecond=0) + DAY
+        start = index
+        while index < len(rows) and rows[index].transacted_at < day_end:
+            index += 1
+        ranges.append((start, index))
+    return ranges
 
 
 def _table_counts(owner: psycopg.Connection[Any]) -> tuple[int, int]:

@@ -338,7 +338,9 @@ def test_replay_labelling_beside_scoring_equals_labelling_after_it(
     database it leaves is the one labelling after scoring leaves (every label event at the
     same time, the same features, every prediction by the same model with the same
     score, the same retraining decisions), even when the analysts are slower than the
-    rest (the next day's ingest and the retraining rounds wait for them)."""
+    rest (the next day's ingest and the retraining rounds wait for them). A day's rows,
+    prepared while the day before is stored, reach the database only after that day's
+    labels, so each label carries the event time of its own day."""
     csv = tmp_path / "history.csv"
     beside, after = databases.create(), databases.create()
     made = pgfraud("produce", "--span", "22d", "--cards", "300", "--fraud-rate", "0.02",
@@ -353,7 +355,7 @@ def test_replay_labelling_beside_scoring_equals_labelling_after_it(
         time.sleep(2.0 if len(rounds) in (4, 8, 16) else 0.0)
         return simulate_analysts(*args, **kwargs)
 
-    left = {}
+    left: dict[bool, dict[str, Any]] = {}
     for url, overlap in ((beside, True), (after, False)):
         monkeypatch.setattr(replay_module, "simulate_analysts",
                             slow_analysts if overlap else simulate_analysts)
@@ -376,7 +378,18 @@ def test_replay_labelling_beside_scoring_equals_labelling_after_it(
                     " join ingest.transactions t using (transaction_id) order by 1").fetchall(),
                 "decisions": [(d.outcome, d.rule, d.champion, d.challenger)
                               for d in report.decisions],
-                "phases": set(report.phases)}
+                "phases": set(report.phases),
+                # A label is stamped with the event clock when it is written: the newest
+                # row of the replayed day whose round found it due, or of the file for
+                # the last round. A later day's rows sent before it would stamp it later.
+                "labels stamped late": conn.execute(
+                    "with day_ends as (select max(transacted_at) as last"
+                    "  from ingest.transactions group by (transacted_at at time zone 'UTC')::date)"
+                    " select count(*) from scoring.label_events e"
+                    " where e.labeled_at <> coalesce("
+                    "  (select min(last) from day_ends"
+                    "   where last >= e.transacted_at + interval '7 days'),"
+                    "  (select max(last) from day_ends))").fetchone()}
     assert "labels (in a thread, beside scoring)" in left[True]["phases"]
     assert "labels" in left[False]["phases"]
     assert len({(p[1], p[2]) for p in left[True]["predictions"]}) >= 2
@@ -384,6 +397,7 @@ def test_replay_labelling_beside_scoring_equals_labelling_after_it(
     assert any(f[2] for f in left[True]["merchant features"])
     for part in ("predictions", "label events", "merchant features", "decisions"):
         assert left[True][part] == left[False][part], part
+    assert left[True]["labels stamped late"] == left[False]["labels stamped late"] == (0,)
 
 
 def _trained_champion(url: str) -> int:

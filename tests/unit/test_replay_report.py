@@ -1,13 +1,15 @@
 """The replay report by hand: money per week and pooled; weeks, models and the steady
-state judged where scores are comparable."""
+state judged where scores are comparable; the replay's days."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
-from pgfraud.backtest.replay import evaluate
+from pgfraud.backtest.replay import day_ranges, evaluate
+from producer.records import CardTransaction
 
 FIRST = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 
@@ -89,3 +91,17 @@ def test_no_steady_state_when_no_model_of_the_file_scored_a_whole_week() -> None
     result = evaluate(rows, FIRST, {5})
     assert result.steady_state is None
     assert all(w["bootstrap"] for w in result.weeks)
+
+
+def test_replay_days_cover_every_row_once_and_skip_gaps() -> None:
+    """One range per UTC day with rows, in order: midnight starts a day, and days
+    without rows (a gap in the file) are skipped, not replayed empty."""
+    at = [dt.datetime(2026, 1, 1, 0, 0), dt.datetime(2026, 1, 1, 23, 59, 59, 999_999),
+          dt.datetime(2026, 1, 2, 0, 0), dt.datetime(2026, 1, 2, 5), dt.datetime(2026, 1, 2, 5),
+          dt.datetime(2026, 1, 9, 12), dt.datetime(2026, 1, 10, 0, 0, 1)]
+    rows = [CardTransaction(f"t{i}", t.replace(tzinfo=dt.UTC), "4111111111111111",
+                            Decimal("1.00"), "shop", "misc_pos", 0.0, 0.0)
+            for i, t in enumerate(at)]
+    assert day_ranges(rows) == [(0, 2), (2, 5), (5, 6), (6, 7)]
+    assert day_ranges(rows[:1]) == [(0, 1)]
+    assert day_ranges([]) == []
