@@ -230,10 +230,8 @@ class Ingestor:
         self._staged, self._quarantined, self._incidents = StagedBatch(self.source), [], {}
         if self._held is not None:
             self._held.append(batch)
-        elif self._writer is None:
-            self._write(batch)
         else:
-            self._queue.put(batch)
+            self._send(batch)
 
     def hold(self) -> None:
         """Prepare rows without sending them: until :meth:`release`, :meth:`add` still
@@ -253,11 +251,14 @@ class Ingestor:
         self.flush()
         held, self._held = self._held, None
         for batch in held:
-            if self._writer is None:
-                self._write(batch)
-            else:
-                self._raise_writer_error()
-                self._queue.put(batch)
+            self._send(batch)
+
+    def _send(self, batch: _Batch) -> None:
+        """Write ``batch`` now, or queue it for the background writer."""
+        if self._writer is None:
+            self._write(batch)
+        else:
+            self._queue.put(batch)
 
     def drain(self) -> None:
         """Flush, then wait until every batch is committed; re-raise a writer error."""

@@ -243,8 +243,7 @@ class Scorer:
 
     def _write(self, conn: psycopg.Connection[Any], rows: Sequence[tuple[Any, ...]]) -> int:
         all_ids = [r[0] for r in rows]
-        all_rows = (np.frombuffer(b"".join([r[8] for r in rows]), dtype=">f8")
-                    .reshape(len(rows), len(self._claim_names)).astype(np.float32))
+        all_rows = queries.unpack_float8([r[8] for r in rows], len(self._claim_names))
         # Rows the API already decided with the champion (pgfraud serve) wait for the
         # shadows only: one champion prediction per transaction, whoever wrote it.
         undecided = np.array([not r[7] for r in rows], dtype=bool)

@@ -147,8 +147,7 @@ def load_dataset(conn: psycopg.Connection[Any], *, cutoff: dt.datetime,
                 cards.append(row[3])
                 labels.append(math.nan if row[4] is None else float(row[4]))
                 packed.append(row[5])
-            blocks.append(np.frombuffer(b"".join(packed), dtype=">f8")
-                          .reshape(len(rows), len(names)).astype(np.float32))
+            blocks.append(queries.unpack_float8(packed, len(names)))
             on_rows(len(ids))
     matrix = np.vstack(blocks) if blocks else np.empty((0, len(names)), dtype=np.float32)
     return Dataset(np.array(ids, dtype=np.int64), trans_nums, np.array(times, dtype=np.float64),
