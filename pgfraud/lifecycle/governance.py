@@ -24,8 +24,12 @@ resample scores *both* models on the same rows (that is the pairing: the differe
 variance is not inflated by the two models seeing different rows), giving B differences
 AP(challenger) - AP(champion). The one-sided lower bound at confidence c is their
 (1 - c) quantile (the percentile method; Efron & Tibshirani, *An Introduction to the
-Bootstrap*, 1993, ch. 13 and 16). Resamples are drawn as multiplicity counts, so each
-costs two cumulative sums over rows sorted once per model rather than two sorts.
+Bootstrap*, 1993, ch. 13 and 16). Rows are sorted once per model, not once per resample,
+and a resample is counted, not sorted: AP changes only where a fraud enters the ranking,
+so each row is given once the number of the first tie group holding a fraud that it
+ranks with or above (:class:`_FraudGroups`), and a resample's AP needs only how many
+drawn rows, and how many drawn frauds, fall to each such group: one count of the drawn
+rows per model (``numpy.bincount``), whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -127,6 +131,50 @@ class _SortedScores:
         return float((np.diff(np.r_[0.0, tp]) * precision).sum() / positives)
 
 
+class _FraudGroups:
+    """One model's ranking reduced to what average precision reads from it.
+
+    AP = sum over tie groups g of (frauds entering at g) x precision at g / all frauds:
+    only groups holding a fraud add a term, and the precision there is (frauds ranked at
+    or above g) / (rows ranked at or above g). So a row matters only through the first
+    fraud-holding group that it ranks with or above; ``code`` holds that group's number
+    k (0 .. groups - 1; ``groups`` for rows ranked below every fraud) as 2k + label.
+    A resample drawn as row numbers is then counted in one ``numpy.bincount`` of their
+    codes: per group, the drawn non-frauds and frauds; cumulative sums of those give the
+    counts at each group, exactly (they are integers), so each term is the one
+    :meth:`_SortedScores.average_precision` computes with the same draws as weights.
+    """
+
+    def __init__(self, ranking: _SortedScores, y: Array) -> None:
+        import numpy as np
+
+        fraud = y[ranking.order] > 0
+        ends = ranking.last                             # sorted position ending each group
+        starts = np.r_[0, ends[:-1] + 1]
+        holds_fraud = (np.add.reduceat(fraud.astype(np.int64), starts) > 0 if len(fraud)
+                       else fraud)
+        fraud_ends = ends[holds_fraud]
+        self.groups = len(fraud_ends)
+        bucket = np.empty(len(y), dtype=np.int64)
+        bucket[ranking.order] = np.searchsorted(fraud_ends, np.arange(len(y)), side="left")
+        self.code = 2 * bucket + (y > 0)
+        self.size = 2 * self.groups + 2
+
+    def average_precision(self, drawn: Array) -> float:
+        """AP of the resample holding row ``drawn[j]`` for each j (rows may repeat)."""
+        import numpy as np
+
+        counts = np.bincount(self.code[drawn], minlength=self.size)[:-2]
+        entering = counts[1::2]                         # drawn frauds in each group
+        tp = np.cumsum(entering)
+        seen = np.cumsum(counts[0::2] + entering)
+        positives = tp[-1] if len(tp) else 0
+        if positives <= 0:
+            return math.nan
+        precision = np.divide(tp, seen, out=np.zeros(len(tp)), where=seen > 0)
+        return float((entering * precision).sum() / positives)
+
+
 def paired_bootstrap_ap(y: Array, challenger: Array, champion: Array, *,
                         resamples: int = 1000, confidence: float = 0.95,
                         seed: int = 0) -> PairedComparison:
@@ -148,18 +196,18 @@ def paired_bootstrap_ap(y: Array, challenger: Array, champion: Array, *,
         raise ValueError("labels and both score vectors must have the same length")
     frauds = int(y.sum())
     ones = np.ones(len(y))
-    models = _SortedScores(challenger), _SortedScores(champion)
-    observed = [m.average_precision(y, ones) for m in models]
+    rankings = _SortedScores(challenger), _SortedScores(champion)
+    observed = [m.average_precision(y, ones) for m in rankings]
     if frauds == 0:
         nan = math.nan
         return PairedComparison(len(y), 0, nan, nan, nan, nan, nan, confidence, 0)
+    models = _FraudGroups(rankings[0], y), _FraudGroups(rankings[1], y)
     rng = np.random.default_rng(seed)
     differences = np.empty(resamples)
     for b in range(resamples):
-        weights = np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y))
-        weights = weights.astype(np.float64)
-        differences[b] = (models[0].average_precision(y, weights)
-                          - models[1].average_precision(y, weights))
+        drawn = rng.integers(0, len(y), len(y))
+        differences[b] = (models[0].average_precision(drawn)
+                          - models[1].average_precision(drawn))
     differences = differences[~np.isnan(differences)]   # resamples without a fraud
     lower, upper = np.quantile(differences, [1 - confidence, confidence])
     return PairedComparison(len(y), frauds, observed[0], observed[1],

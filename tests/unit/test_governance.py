@@ -43,6 +43,29 @@ def test_weighted_average_precision_is_the_average_precision_of_the_repeated_row
         assert got == pytest.approx(expected, abs=1e-12)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 5), st.integers(0, 3)),
+                min_size=1, max_size=60),
+       st.lists(st.integers(0, 10**6), min_size=1, max_size=120))
+def test_a_resample_counted_per_fraud_group_has_the_ap_of_the_drawn_rows(
+        rows: list[tuple[bool, int, int]], draws: list[int]) -> None:
+    # What the gate computes per resample (counts per fraud-holding tie group) against
+    # the sorted rows weighted by how often each was drawn: the same value, also for
+    # ties, frauds sharing a group with legitimate rows, rows below every fraud, draws
+    # without a fraud (NaN) and no fraud at all.
+    y = np.array([r[0] for r in rows], dtype=np.float64)
+    score = np.array([r[1] / 5 for r in rows])       # few distinct values: many ties
+    ranking = governance._SortedScores(score)
+    drawn = np.array(draws) % len(y)
+    got = governance._FraudGroups(ranking, y).average_precision(drawn)
+    weights = np.bincount(drawn, minlength=len(y)).astype(np.float64)
+    expected = ranking.average_precision(y, weights)
+    if np.isnan(expected):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
 def test_paired_bootstrap_matches_scipy_percentile_interval() -> None:
     y, champion = _scores(600, 60, 1.0, seed=1)
     challenger = champion + 0.8 * y + np.random.default_rng(2).normal(scale=0.5, size=600)
