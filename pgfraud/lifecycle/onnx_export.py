@@ -35,15 +35,19 @@ MIN_PARITY_TOLERANCE = 1e-6
 MIN_RANK_CORRELATION = 0.9999
 
 
-def to_onnx(booster: lgb.Booster) -> bytes:
-    """Serialise a binary LightGBM booster as ONNX (one float32 input, probabilities out)."""
+def to_onnx(booster: lgb.Booster, dump: dict[str, Any] | None = None) -> bytes:
+    """Serialise a binary LightGBM booster as ONNX (one float32 input, probabilities out).
+
+    ``dump``: ``booster.dump_model()`` when the caller has it (a dump costs ~0.1 s at a few
+    hundred trees); its split thresholds are rounded in place, its leaves are untouched.
+    """
     # Imported here: scoring needs only onnxruntime, and these take a second to import.
     import onnxmltools
     from onnxmltools.convert.common.data_types import FloatTensorType
     from onnxmltools.convert.lightgbm._parse import WrappedBooster
 
     model = onnxmltools.convert_lightgbm(
-        WrappedBooster(_Float32Thresholds(booster)),
+        WrappedBooster(_Float32Thresholds(booster, dump)),
         initial_types=[(INPUT_NAME, FloatTensorType([None, booster.num_feature()]))],
         zipmap=False,
         target_opset=TARGET_OPSET,
@@ -75,9 +79,9 @@ class _Float32Thresholds:
 
     is_mock = True
 
-    def __init__(self, booster: lgb.Booster) -> None:
+    def __init__(self, booster: lgb.Booster, dump: dict[str, Any] | None = None) -> None:
         self._booster = booster
-        self._dump = booster.dump_model()
+        self._dump = booster.dump_model() if dump is None else dump
         for tree in self._dump["tree_info"]:
             self._round(tree["tree_structure"])
 
@@ -165,20 +169,22 @@ def parity(booster: lgb.Booster, features: npt.NDArray[np.float32],
            threshold: float | None = None,
            calibration: tuple[float, float] | None = None,
            judge_ranking: bool = True,
-           lightgbm_scores: npt.NDArray[np.float64] | None = None) -> Parity:
+           lightgbm_scores: npt.NDArray[np.float64] | None = None,
+           leaves: list[float] | None = None) -> Parity:
     """Compare ONNX scores of ``features``, already computed, with LightGBM's.
 
     With ``calibration`` = (a, b), the ONNX graph is the calibrated one and LightGBM's
     scores go through :func:`pgfraud.lifecycle.metrics.platt` first. ``tolerance`` defaults to
     :func:`parity_tolerance`; ``threshold``, if given, is where decisions are compared.
-    ``lightgbm_scores``: ``booster.predict(features)`` when the caller has it already.
+    ``lightgbm_scores``: ``booster.predict(features)`` when the caller has it already;
+    ``leaves``: :func:`largest_leaves` of the booster's dump, likewise.
     """
     raw = np.asarray(booster.predict(np.asarray(features, dtype=np.float64))
                      if lightgbm_scores is None else lightgbm_scores, dtype=np.float64)
     expected = raw if calibration is None else metrics.platt(raw, *calibration)
     scores = np.asarray(onnx_scores, dtype=np.float64)
     if tolerance is None:
-        tolerance = parity_tolerance(booster, raw, calibration)
+        tolerance = parity_tolerance(booster, raw, calibration, leaves=leaves)
     if len(scores) == 0:
         return Parity(0, 0.0, tolerance, 1.0, threshold=threshold)
     diff = float(np.max(np.abs(expected - scores)))
@@ -225,7 +231,8 @@ def _tolerant_ranks(values: npt.NDArray[np.float64], tolerance: float
 
 
 def parity_tolerance(booster: lgb.Booster, raw: npt.NDArray[np.float64],
-                     calibration: tuple[float, float] | None = None) -> float:
+                     calibration: tuple[float, float] | None = None, *,
+                     leaves: list[float] | None = None) -> float:
     """How far float32 arithmetic alone can move the ONNX score from LightGBM's.
 
     LightGBM sums a row's T leaf values in double; ONNX's TreeEnsemble stores them as
@@ -247,9 +254,11 @@ def parity_tolerance(booster: lgb.Booster, raw: npt.NDArray[np.float64],
     coarse, and this is what the calibrated graph can do.
 
     Never below 1e-6 (MIN_PARITY_TOLERANCE): the logistic's error and the float32
-    rounding of the output.
+    rounding of the output. ``leaves``: :func:`largest_leaves` of the booster's dump, if
+    the caller has it.
     """
-    leaves = _largest_leaves(booster)
+    if leaves is None:
+        leaves = largest_leaves(booster.dump_model())
     margin = len(leaves) * 2.0**-23 * float(sum(leaves))
     if calibration is None:
         return max(MIN_PARITY_TOLERANCE, 0.25 * margin)
@@ -263,10 +272,10 @@ def parity_tolerance(booster: lgb.Booster, raw: npt.NDArray[np.float64],
     return max(MIN_PARITY_TOLERANCE, bound)
 
 
-def _largest_leaves(booster: lgb.Booster) -> list[float]:
-    """The largest |leaf value| of each tree."""
+def largest_leaves(dump: dict[str, Any]) -> list[float]:
+    """The largest |leaf value| of each tree of a ``booster.dump_model()``."""
     largest = []
-    for tree in booster.dump_model()["tree_info"]:
+    for tree in dump["tree_info"]:
         stack, biggest = [tree["tree_structure"]], 0.0
         while stack:
             node = stack.pop()

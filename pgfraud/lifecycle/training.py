@@ -46,7 +46,7 @@ import psycopg
 from pgfraud.kernel import queries
 from pgfraud.kernel.errors import PgfraudError
 from pgfraud.lifecycle import metrics
-from pgfraud.lifecycle.onnx_export import calibrate, to_onnx
+from pgfraud.lifecycle.onnx_export import calibrate, largest_leaves, to_onnx
 from pgfraud.lifecycle.onnx_export import parity as onnx_parity
 from scorer.onnx_model import OnnxModel
 
@@ -366,14 +366,18 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
 
     on_stage("exporting to ONNX")
     validation_window = data.subset(in_validation)
-    raw_onnx = to_onnx(booster)
+    # One dump for the export and both parity tolerances (their leaves); the export
+    # rounds its split thresholds, which the leaves do not read, so they are taken first.
+    dump = booster.dump_model()
+    leaves = largest_leaves(dump)
+    raw_onnx = to_onnx(booster, dump)
     raw_scores = OnnxModel(raw_onnx).predict(validation_window.features,
                                              workers=options.threads)
     # LightGBM's own scores of the window, for both parity checks (raw and calibrated).
     expected = np.asarray(booster.predict(validation_window.features.astype(np.float64)),
                           dtype=np.float64)
     raw_parity = onnx_parity(booster, validation_window.features, raw_scores,
-                             lightgbm_scores=expected)
+                             lightgbm_scores=expected, leaves=leaves)
 
     on_stage("calibrating")
     onnx_bytes, window_scores, calibration = _calibrate(raw_onnx, raw_scores,
@@ -388,7 +392,8 @@ def train(data: Dataset, options: TrainOptions = TrainOptions(),
     # (Parity.ranking_judged), and the calibration keeps 99 % of distinct scores.
     parity = onnx_parity(booster, validation_window.features, window_scores,
                          threshold=threshold, calibration=platt,
-                         judge_ranking=platt is None, lightgbm_scores=expected)
+                         judge_ranking=platt is None, lightgbm_scores=expected,
+                         leaves=leaves)
     parity_ok = raw_parity.ok and parity.ok
     if not parity_ok:
         log.error("ONNX parity failed on %d validation rows, the model will not be "

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -225,7 +226,7 @@ def test_a_model_failing_onnx_parity_is_not_registered(history_db: str,
     # Export a different model than the one trained: the parity check must catch it.
     real_to_onnx = training.to_onnx
 
-    def wrong_model(booster: lgb.Booster) -> bytes:
+    def wrong_model(booster: lgb.Booster, dump: dict[str, Any] | None = None) -> bytes:
         rng = np.random.default_rng(0)
         x = rng.normal(size=(500, booster.num_feature()))
         other = lgb.train({"objective": "binary", "verbose": -1},

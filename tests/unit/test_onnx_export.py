@@ -21,6 +21,7 @@ from pgfraud.lifecycle.onnx_export import (
     calibrate,
     check_parity,
     float32_floor,
+    largest_leaves,
     parity,
     parity_tolerance,
     rank_correlation,
@@ -62,6 +63,24 @@ def test_onnx_export_matches_lightgbm_on_every_row(seed: int) -> None:
     parity = check_parity(booster, onnx_bytes, x)
     assert parity.ok and parity.rows == len(x), parity
     assert parity.max_abs_diff < 1e-6
+
+
+def test_one_dump_serves_the_export_and_the_tolerance() -> None:
+    # Training dumps the booster once: the export rounds that dump's thresholds in place,
+    # and the parity tolerance reads its leaves. Same graph, same tolerance as when each
+    # dumps the booster itself.
+    booster, x = _booster(3)
+    raw = np.asarray(booster.predict(x.astype(np.float64)), dtype=np.float64)
+    dump = booster.dump_model()
+    leaves = largest_leaves(dump)
+    graphs = [onnx.load_from_string(to_onnx(booster, *given)) for given in ((dump,), ())]
+    for graph in graphs:
+        graph.graph.name = "lgbm"    # onnxmltools names each graph with a fresh UUID
+    assert graphs[0].SerializeToString() == graphs[1].SerializeToString()
+    assert largest_leaves(dump) == leaves
+    for calibration in (None, (0.8, -1.5)):
+        assert parity_tolerance(booster, raw, calibration, leaves=leaves) == (
+            parity_tolerance(booster, raw, calibration))
 
 
 def test_thresholds_between_adjacent_float32_values_split_the_same_way() -> None:
