@@ -136,6 +136,21 @@ def test_scoring_in_parts_on_threads_gives_every_row_the_same_bits(rows: int,
                                                            for i in range(0, rows, 997)]))
 
 
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_a_rows_score_does_not_depend_on_the_batch_it_is_scored_in(calibrated: bool) -> None:
+    """The scorer scores whatever its claim returns, a day at once or row by row (the
+    API): a row must get the same bits either way. The calibrated graph's element-wise
+    operators take a scalar path for a batch's last few rows unless it is padded."""
+    booster, x = _booster(1, rows=4096)
+    graph = to_onnx(booster)
+    model = OnnxModel(calibrate(graph, 0.7, -1.2) if calibrated else graph)
+    whole = model.predict(x)
+    for size in (1, 3, 7, 17, 2163):
+        batched = np.concatenate([model.predict(x[i:i + size])
+                                  for i in range(0, len(x), size)])
+        assert np.array_equal(batched, whole), size
+
+
 def test_the_margin_error_stays_within_the_float32_bound() -> None:
     # The tolerance's derivation: |margin error| <= T * 2**-23 * sum over trees of the
     # largest |leaf|. Checked on the margins themselves: without its post-transform the
