@@ -15,7 +15,10 @@ them (the next day's features, a retraining round). Scoring stays in the main th
 LightGBM (the alerts' reason codes) used from a second thread made each later training
 about twice as slow (measured: 1.9 -> 4.4 s for the same model). The next day's rows
 are prepared (checked, tokenized, encoded) while a day is stored, and held until that
-day's labels are written (``Ingestor.hold``).
+day's labels are written (``Ingestor.hold``). When a bootstrap model is trained first,
+the first days (before any label is due or a retraining round) are stored in the helper
+thread meanwhile and scored when it is done: their features need no model, and a row's
+score does not depend on the batch it is scored in (``scorer.onnx_model``).
 
 The report measures the champion's decisions as they were made: each transaction's
 champion prediction against the file's ``is_fraud``, in ranking metrics and in money
@@ -64,7 +67,9 @@ class ReplayOptions:
     batch_size: int = 5000
     gates: Gates | None = None        # None: Gates(margin=margin)
     train: training.TrainOptions | None = None  # None: the defaults (window, row cap)
-    overlap_labels: bool = True       # False: a day's labels after its scoring (tests)
+    # False: each step after the one before (what the tests compare with): the first days
+    # stored after the bootstrap model, a day's labels after its scoring.
+    overlap: bool = True
 
 
 @dataclasses.dataclass
@@ -192,15 +197,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
         before = _table_counts(owner)
     with connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
         champion = registry.champion(trainer)
-    initial_kind = "existing"
-    if champion is None:
-        initial_kind = "bootstrap"
-        on_progress("bootstrap model (simulated history)", 0, len(rows), first)
-        began = time.monotonic()
-        champion = bootstrap.bootstrap_champion(url, end=first)
-        timed("bootstrap model", began)
-    assert champion is not None
-    champions.append((first.isoformat(timespec="seconds"), champion))
+    initial_kind = "existing" if champion is not None else "bootstrap"
 
     analysts = AnalystOptions(delay=options.label_delay, coverage=1.0,
                               chargeback_delay=options.label_delay, labeled_by="replay")
@@ -211,10 +208,22 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
     trainings: list[dict[str, Any]] = []
     next_retrain = first + options.retrain_every
     done = 0
-    overlap = options.overlap_labels and options.label_delay >= DAY
+    overlap = options.overlap and options.label_delay >= DAY
+    days = day_ranges(rows)
+    # Days the bootstrap model is trained beside: their rows are stored while it trains
+    # and scored when it is done. Exact only while nothing else could happen on those
+    # days: no label due (none is before first + delay), no retraining round, and no row
+    # of an earlier session in the database (its labels could be due).
+    beside_bootstrap = 0
+    if options.overlap and champion is None and before[0] == 0:
+        settled_until = min(first + min(analysts.delay, analysts.chargeback_delay),
+                            next_retrain)
+        while (beside_bootstrap < len(days) - 1
+               and rows[days[beside_bootstrap][1] - 1].transacted_at < settled_until):
+            beside_bootstrap += 1
 
     def label() -> None:
-        """The analysts' round, in the labelling thread (beside scoring)."""
+        """The analysts' round, in the helper thread (beside scoring)."""
         began = time.monotonic()
         simulate_analysts(owner, analysts)
         timed("labels (in a thread, beside scoring)", began)
@@ -223,20 +232,13 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             Ingestor(producer_conn, source="replay", tokenizer=tokenizer,
                      batch_size=options.batch_size) as ingestor, \
             Scorer(url, batch_size=options.batch_size) as scorer, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-labels") as pool, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-helper") as pool, \
             connect(url, autocommit=True) as owner, \
             connect(url, role=TRAINER_ROLE, autocommit=True) as trainer:
-        # Each day's rows are prepared (checked, tokenized, encoded) while the day before
-        # is stored, and held until that day's labels are written: its features read them.
-        ingestor.hold()
-        for parsed, raw in rejected:
-            ingestor.reject(parsed, raw, raw.get("trans_num"))
-        for tx in implausible:  # quarantined by the database as implausible_time
-            ingestor.add(tx)
-        days = day_ranges(rows)
-        for row in rows[slice(*days[0])]:
-            ingestor.add(row)
-        for day, (_, index) in enumerate(days, start=1):
+
+        def store(day: int, phase: str = "ingest with features") -> None:
+            """Store day ``day`` (1-based; its rows were prepared and held) and prepare
+            and hold the next day's."""
             began = time.monotonic()
             ingestor.release()
             if day < len(days):
@@ -244,7 +246,45 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                 for row in rows[slice(*days[day])]:
                     ingestor.add(row)
             ingestor.drain()
-            timed("ingest with features", began)
+            timed(phase, began)
+
+        # Each day's rows are prepared (checked, tokenized, encoded) while the day before
+        # is stored, and held until that day's labels are written: its features read them.
+        ingestor.hold()
+        for parsed, raw in rejected:
+            ingestor.reject(parsed, raw, raw.get("trans_num"))
+        for tx in implausible:  # quarantined by the database as implausible_time
+            ingestor.add(tx)
+        for row in rows[slice(*days[0])]:
+            ingestor.add(row)
+        first_day = 1
+        if champion is None:
+            on_progress("bootstrap model (simulated history)", 0, len(rows), first)
+            # The first days are stored in the helper thread; LightGBM stays in this one
+            # (see the module's docstring).
+
+            def store_early_days() -> None:
+                for day in range(1, beside_bootstrap + 1):
+                    store(day, "ingest with features (in a thread, beside the bootstrap)")
+
+            early = pool.submit(store_early_days)
+            began = time.monotonic()
+            champion = bootstrap.bootstrap_champion(url, end=first)
+            timed("bootstrap model", began)
+            began = time.monotonic()
+            early.result()
+            timed("waiting for the days stored beside the bootstrap", began)
+            first_day = beside_bootstrap + 1
+            if beside_bootstrap:
+                done = days[beside_bootstrap - 1][1]
+                began = time.monotonic()
+                scorer.drain()   # the champion's scores of those days, as it gave them then
+                timed("scoring", began)
+        assert champion is not None
+        champions.append((first.isoformat(timespec="seconds"), champion))
+        for day in range(first_day, len(days) + 1):
+            index = days[day - 1][1]
+            store(day)
             done = index
             clock = rows[index - 1].transacted_at
             # Labels due now are of rows at least label_delay old, scored days ago: the
@@ -262,7 +302,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             else:
                 simulate_analysts(owner, analysts)
                 timed("labels", began)
-            if index == len(rows) or clock >= next_retrain or day == 1:
+            if index == len(rows) or clock >= next_retrain or day == first_day:
                 began = time.monotonic()
                 owner.execute(queries.load("retrain")["analyze_keys_after_bulk_load"])
                 timed("analyze", began)

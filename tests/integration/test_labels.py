@@ -340,7 +340,9 @@ def test_replay_labelling_beside_scoring_equals_labelling_after_it(
     score, the same retraining decisions), even when the analysts are slower than the
     rest (the next day's ingest and the retraining rounds wait for them). A day's rows,
     prepared while the day before is stored, reach the database only after that day's
-    labels, so each label carries the event time of its own day."""
+    labels, so each label carries the event time of its own day. The first days, before
+    any label is due, are stored while the bootstrap model trains and scored after it:
+    the same scores as day by day."""
     csv = tmp_path / "history.csv"
     beside, after = databases.create(), databases.create()
     made = pgfraud("produce", "--span", "22d", "--cards", "300", "--fraud-rate", "0.02",
@@ -359,7 +361,7 @@ def test_replay_labelling_beside_scoring_equals_labelling_after_it(
     for url, overlap in ((beside, True), (after, False)):
         monkeypatch.setattr(replay_module, "simulate_analysts",
                             slow_analysts if overlap else simulate_analysts)
-        report = replay(url, csv, ReplayOptions(overlap_labels=overlap),
+        report = replay(url, csv, ReplayOptions(overlap=overlap),
                         tokenizer=Tokenizer(b"replay-test-key-0123456789abcdef"))
         with psycopg.connect(url) as conn:
             left[overlap] = {
@@ -392,6 +394,9 @@ def test_replay_labelling_beside_scoring_equals_labelling_after_it(
                     "  (select max(last) from day_ends))").fetchone()}
     assert "labels (in a thread, beside scoring)" in left[True]["phases"]
     assert "labels" in left[False]["phases"]
+    beside_bootstrap = "ingest with features (in a thread, beside the bootstrap)"
+    assert beside_bootstrap in left[True]["phases"]
+    assert beside_bootstrap not in left[False]["phases"]
     assert len({(p[1], p[2]) for p in left[True]["predictions"]}) >= 2
     assert len(left[True]["label events"]) > 1000
     assert any(f[2] for f in left[True]["merchant features"])
