@@ -90,17 +90,19 @@ def _replay_section(reports: list[ReplayReport], written: int) -> Section:
         "fresh cluster with the defaults: labels revealed 7 days after each transaction, a "
         "retraining round every 7 days, a bootstrap model first. Three times, in one run: "
         "training on every label since the file began without a row cap (pgfraud before the "
-        "training window); with the default window and cap (docs/models.md) and each day's "
-        "labels written after its scoring (one step at a time, as before issue 19); and the "
-        "defaults, where the analysts' labels of a day are written in a thread while the "
-        "day's rows are scored (pgfraud/backtest/replay.py).",
+        "training window); with the default window and cap (docs/models.md), one step at a "
+        "time (the first days stored after the bootstrap model, each day's labels written "
+        "after its scoring, as before issue 19); and the defaults, where the first days "
+        "are stored while the bootstrap model trains and the analysts' labels of a day are "
+        "written in a thread while the day's rows are scored (pgfraud/backtest/replay.py).",
         table(["file", "wall time", "throughput", "event time per wall time",
                "retraining decisions"], speed),
         f"Every row accounted for: {a.read:,} read = {a.stored:,} stored + "
         f"{a.already_stored:,} already stored + {sum(a.quarantined.values()):,} quarantined; "
         f"{a.scored:,} scored by a champion.",
-        "Time by phase, side by side (wall time of the main thread; labels written in the "
-        "thread are shown apart, and only waiting for them counts in the wall time):",
+        "Time by phase, side by side (wall time of the main thread; what the helper thread "
+        "does, the first days' ingest and the labels, is shown apart, and only waiting for "
+        "it counts in the wall time):",
         table(["phase", *names], by_phase),
         "Each retraining round (event time) and its training time (load, fit, export, "
         "calibration; rows loaded), or what the round did instead:",
