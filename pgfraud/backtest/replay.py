@@ -207,7 +207,6 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                                              train=options.train or training.TrainOptions())
     trainings: list[dict[str, Any]] = []
     next_retrain = first + options.retrain_every
-    done = 0
     overlap = options.overlap and options.label_delay >= DAY
     days = day_ranges(rows)
     # Days the bootstrap model is trained beside: their rows are stored while it trains
@@ -276,7 +275,6 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
             timed("waiting for the days stored beside the bootstrap", began)
             first_day = beside_bootstrap + 1
             if beside_bootstrap:
-                done = days[beside_bootstrap - 1][1]
                 began = time.monotonic()
                 scorer.drain()   # the champion's scores of those days, as it gave them then
                 timed("scoring", began)
@@ -285,7 +283,6 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
         for day in range(first_day, len(days) + 1):
             index = days[day - 1][1]
             store(day)
-            done = index
             clock = rows[index - 1].transacted_at
             # Labels due now are of rows at least label_delay old, scored days ago: the
             # analysts label while today's rows are scored (on their own connections),
@@ -318,7 +315,7 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                         champions.append((clock.isoformat(timespec="seconds"),
                                           each.challenger))
                 next_retrain = clock + options.retrain_every
-            on_progress("replaying", done, len(rows), clock)
+            on_progress("replaying", index, len(rows), clock)
         # The rest of the labels arrive after the file ends.
         simulate_analysts(owner, dataclasses.replace(analysts, delay=dt.timedelta(0),
                                                      chargeback_delay=dt.timedelta(0)))
