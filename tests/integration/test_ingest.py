@@ -3,6 +3,7 @@ concurrent producers, and no raw card number anywhere in a full dump."""
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
 import itertools
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pgfraud.kernel.card_numbers import find_card_numbers
 from pgfraud.kernel.db import connect
@@ -28,6 +31,7 @@ from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.records import CardTransaction
 from producer.stream import StreamConfig, TransactionStream
+from tests.unit.test_cards import EXAMPLES, adversarial_text
 
 PGFRAUD = str(Path(sys.executable).with_name("pgfraud"))
 KEY = "test-token-key-0123456789abcdef"
@@ -257,7 +261,9 @@ insert into ingest.staged_transactions (batch_id, ordinal, trans_num, transacted
     payload_sha256, source)
 select %(batch)s, i, 'plan-' || i, now() - interval '1 hour' + i * interval '1 second',
        repeat('b', 64), '4242', 1,
-       case when i %% %(every)s = 0 then ' ' else 'merchant ' || i %% 7 end, 'grocery_pos',
+       -- 13 digits, not a card number (Luhn): has_card_number runs on every row
+       case when i %% %(every)s = 0 then ' ' else 'merchant ' || i %% 7 || ' 1000000000000' end,
+       'grocery_pos',
        1, 1, md5(i::text) || md5(i::text), 'stream'
 from generate_series(1, %(rows)s) as i
 """
@@ -268,7 +274,8 @@ def test_accept_batch_checks_each_row_once_after_staging_was_analysed_empty(
     """The staging table is empty between batches, so autovacuum's statistics say so. With
     them, migration 0007's accept_batch ran the refusal checks once per staged row for
     every staged row (a 1,965-row batch took 35 s in the replay benchmark); each row's
-    card-number check must run once, whatever the statistics."""
+    card-number check must run once, whatever the statistics. The merchants hold 13
+    digits in a row, so no row is answered by the search before the call."""
     rows, every = 600, 50
     refused = rows // every
     with psycopg.connect(db_url) as conn:
@@ -383,3 +390,65 @@ def test_a_batch_of_new_keys_is_inserted_without_looking_them_up_first(db_url: s
         conn.commit()
     assert new == (rows, 0, 0) and looked_up == 0
     assert again == (0, rows - 1, 1) and looked_up_again > 0
+
+
+CONTROL = re.compile("[\x01-\x1f\x7f-\x9f]")
+# What a producer that skips every check of its own could stage as text: card layouts
+# glued into hex ids and numbers, control characters, blanks, over-long fields.
+staged_text = st.one_of(
+    adversarial_text.map(lambda s: s.replace("\x00", "")),
+    st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
+            max_size=40),
+    st.sampled_from(["", " ", "   ", "a\x01b", "\x1b[2J", "x\x7f", "\x9b1", "\t"]),
+    st.text(alphabet="0123456789 .-x", min_size=200, max_size=300),
+)
+
+
+def refusal(trans_num: str, merchant: str, category: str) -> str | None:
+    """The text checks of ingest.accept_batch, in order, written out in Python."""
+    fields = (trans_num, merchant, category)
+    if any(field.strip(" ") == "" for field in fields):  # btrim trims spaces
+        return "missing_field"
+    if len(trans_num) > 128 or len(merchant) > 256 or len(category) > 64:
+        return "field_too_long"
+    if CONTROL.search("".join(fields)):
+        return "control_character"
+    if find_card_numbers("/".join(fields)):
+        return "card_number_in_text"
+    return None
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(st.tuples(staged_text, staged_text, staged_text), min_size=1, max_size=12))
+def test_the_database_refuses_text_a_producer_did_not_check(
+        db_url: str, rows: list[tuple[str, str, str]]) -> None:
+    """Rows staged as they come (no producer check): accept_batch stores exactly the rows
+    the text checks pass and refuses each other row for the first check it fails, the
+    same as the checks one after another; nothing is kept (the batch is rolled back)."""
+    # With every example of the card-number definition as a merchant in each batch.
+    rows = [(f"t{i}:{trans_num}", merchant, category)
+            for i, (trans_num, merchant, category) in enumerate(
+                rows + [("", text, "grocery_pos") for text, _ in EXAMPLES])]
+    expected = [refusal(*row) for row in rows]
+    batch = uuid.uuid4()
+    with psycopg.connect(db_url) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into ingest.staged_transactions (batch_id, ordinal, trans_num,"
+                " transacted_at, card_token, card_last4, amount, merchant, category,"
+                " merchant_lat, merchant_long, payload_sha256, source)"
+                " values (%s, %s, %s, now() - interval '1 hour', repeat('b', 64), '4242', 1,"
+                " %s, %s, 1, 1, md5(%s) || md5(%s), 'stream')",
+                [(batch, i, trans_num, merchant, category, trans_num, trans_num)
+                 for i, (trans_num, merchant, category) in enumerate(rows)])
+        accepted, refused = conn.execute(
+            "select accepted, refused from ingest.accept_batch(%s)", (batch,)).fetchone()
+        stored = {trans_num for (trans_num,) in conn.execute(
+            "select trans_num from ingest.transactions where trans_num = any(%s)",
+            ([row[0] for row in rows],))}
+        conn.rollback()
+    assert stored == {row[0] for row, reason in zip(rows, expected, strict=True)
+                      if reason is None}
+    assert accepted == len(stored)
+    assert refused == dict(collections.Counter(r for r in expected if r is not None))
