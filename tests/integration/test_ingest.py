@@ -442,8 +442,8 @@ def test_the_database_refuses_text_a_producer_did_not_check(
                 " %s, %s, 1, 1, md5(%s) || md5(%s), 'stream')",
                 [(batch, i, trans_num, merchant, category, trans_num, trans_num)
                  for i, (trans_num, merchant, category) in enumerate(rows)])
-        accepted, refused = conn.execute(
-            "select accepted, refused from ingest.accept_batch(%s)", (batch,)).fetchone()
+        ((accepted, refused),) = conn.execute(
+            "select accepted, refused from ingest.accept_batch(%s)", (batch,)).fetchall()
         stored = {trans_num for (trans_num,) in conn.execute(
             "select trans_num from ingest.transactions where trans_num = any(%s)",
             ([row[0] for row in rows],))}
