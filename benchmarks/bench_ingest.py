@@ -104,10 +104,10 @@ def _bare_copy(url: str) -> float:
     return time.perf_counter() - started
 
 
-def run_benchmark() -> dict[int, dict[str, float]]:
-    """Rows/s per path and size (medians of :data:`ROUNDS` rounds), and per size each
-    path's share of the bare COPY of its own round (the median of those)."""
-    results: dict[int, dict[str, float]] = {}
+def run_benchmark() -> dict[int, dict[str, tuple[float, float]]]:
+    """Per size and path: rows/s (the median of :data:`ROUNDS` rounds) and the share of
+    the bare COPY of the same round (the median of the rounds' shares)."""
+    results: dict[int, dict[str, tuple[float, float]]] = {}
     with fresh_cluster() as cluster, tempfile.TemporaryDirectory() as scratch:
         url = cluster.start()
         migrate.upgrade(url)
@@ -128,11 +128,10 @@ def run_benchmark() -> dict[int, dict[str, float]]:
                 _reset(url)
                 seconds[PRODUCE] = _produce(url, size)
                 rounds.append(seconds)
-            results[size] = {name: size / statistics.median(r[name] for r in rounds)
-                             for name in rounds[0]}
-            results[size] |= {f"share: {name}": statistics.median(r[BARE] / r[name]
-                                                                  for r in rounds)
-                              for name in rounds[0]}
+            results[size] = {
+                name: (size / statistics.median(r[name] for r in rounds),
+                       statistics.median(r[BARE] / r[name] for r in rounds))
+                for name in rounds[0]}
             path.unlink()
     return results
 
@@ -142,8 +141,8 @@ def run() -> Section:
     names = [IMPORT, AGAIN, BARE, PRODUCE]
     header = ["path", *[f"{size:,} rows: rows/s" for size in SIZES],
               *[f"{size:,}: share of bare COPY" for size in SIZES]]
-    rows = [[name, *[f"{results[size][name]:,.0f}" for size in SIZES],
-             *[f"{results[size][f'share: {name}']:.0%}" for size in SIZES]]
+    rows = [[name, *[f"{results[size][name][0]:,.0f}" for size in SIZES],
+             *[f"{results[size][name][1]:.0%}" for size in SIZES]]
             for name in names]
     note = ("Each path starts from an empty `ingest.transactions` (with its indexes and "
             "checks; feature computation off, see the next section) on one fresh embedded "
