@@ -18,6 +18,7 @@ order by model_version;
 -- predictions or rolls back with them. The feature columns are appended by the caller,
 -- packed in one bytea (queries.with_packed_float8).
 -- champion_scored: the API decided it inline (pgfraud serve); only shadows score it.
+-- Only what scoring reads: alerts take the transaction's own columns as they insert.
 -- The ids are picked once, as an array (an InitPlan): autovacuum often analyses the
 -- queue while it is empty, and with `transaction_id in (select ... limit)` the planner
 -- then ran the locking subquery again for every claimed row (a semi join with 1-row
@@ -33,10 +34,8 @@ with claimed as (
     ))
     returning transaction_id, champion_scored
 )
-select c.transaction_id, t.card_last4, t.amount, t.merchant, t.category, t.transacted_at,
-       m.transaction_id is not null, c.champion_scored {features}
+select c.transaction_id, m.transaction_id is not null, c.champion_scored {features}
 from claimed as c
-join ingest.transactions as t using (transaction_id)
 left join features.model_input_v1 as m using (transaction_id)
 order by c.transaction_id;
 

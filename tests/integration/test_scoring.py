@@ -203,6 +203,51 @@ def test_alerts_notify_with_reason_codes(db: str) -> None:
     assert contributions == sorted(contributions, reverse=True)
 
 
+# Run in a fresh interpreter, so that no thread of another test runs beside it: the CPU
+# clock ticks (/proc/self/task/*/stat) of every thread but the caller's, across 200 calls
+# of the champion's reason codes on 100 stored rows.
+OTHER_THREADS_CPU = """
+import os, sys, threading
+import numpy as np, psycopg
+from psycopg import sql
+from scorer import models
+from scorer.scoring import DeployedModel
+
+def others():
+    me, ticks = threading.get_native_id(), 0
+    for task in os.listdir("/proc/self/task"):
+        if int(task) != me:
+            fields = open(f"/proc/self/task/{task}/stat").read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks
+
+with psycopg.connect(sys.argv[1]) as conn:
+    (version,) = conn.execute(
+        "select model_version from ml.models where status = 'champion'").fetchone()
+    model = DeployedModel.load(models.load(conn, version))
+    rows = conn.execute(sql.SQL("select {} from features.model_input_v1 limit 100").format(
+        sql.SQL(", ").join(map(sql.Identifier, model.feature_names)))).fetchall()
+features = np.array(rows, dtype=np.float32)
+before = others()
+for _ in range(200):
+    reasons = model.reasons(features)
+print(others() - before, sum(map(len, reasons)))
+"""
+
+
+def test_reason_codes_run_on_the_calling_thread_only(db: str) -> None:
+    # The scorer scales by processes, one thread each (onnxruntime's session too).
+    # LightGBM's OpenMP threads, left to their default, split each call and then spin-wait
+    # on every other core: on 2 cores the scorer process used 2.5x its CPU, taken from
+    # PostgreSQL. Those threads exist once the booster is loaded, idle; no call may wake
+    # them.
+    result = subprocess.run([sys.executable, "-c", OTHER_THREADS_CPU, db],
+                            capture_output=True, text=True, check=True)
+    ticks, reasons = map(int, result.stdout.split())
+    assert reasons > 0  # the model gave reason codes: the calls did the work
+    assert ticks == 0, f"other threads used {ticks} clock ticks of CPU"
+
+
 def test_no_champion_is_a_clear_error(db_url: str) -> None:
     produce(db_url, days=0.1, cards=50)
     result = pgfraud("score", "--once", url=db_url)
