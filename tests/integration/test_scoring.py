@@ -76,12 +76,13 @@ def start_scorer(*args: str, url: str) -> subprocess.Popen[str]:
                             text=True, stdin=subprocess.DEVNULL)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float, what: str,
+               interval: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.2)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
@@ -332,10 +333,13 @@ def test_kill_minus_nine_at_random_moments(databases: Databases, traffic: str) -
         process = start_scorer("--batch-size", "300", url=url)
         # Wait until this scorer commits its first batch, then kill it a random moment
         # later: mid-batch, between batches, while reading or writing. A 300-row batch
-        # takes ~15 ms; at most 0.25 s of scoring per kill leaves rows for the last one.
+        # takes ~10 ms; seen within 10 ms and killed within 0.1 s after, a scorer scores
+        # a few thousand rows at most, which leaves rows for the last kill (with a 0.2 s
+        # poll and up to 0.25 s more, ten kills once scored all 53k rows: the kills then
+        # landed on an idle scorer).
         wait_until(functools.partial(_progressed, url, before, process), 60,
-                   "the scorer to commit a batch")
-        time.sleep(rng.uniform(0, 0.25))
+                   "the scorer to commit a batch", interval=0.01)
+        time.sleep(rng.uniform(0, 0.1))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         assert process.returncode == -signal.SIGKILL, "the scorer ended before the kill"
