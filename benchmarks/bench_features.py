@@ -38,7 +38,8 @@ from pgfraud.kernel import migrate
 from pgfraud.kernel.db import connect
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
-from producer.records import CardTransaction, payload_sha256
+from producer.records import CardTransaction
+from producer.staging import encode_payload, payload_sha256
 from producer.stream import StreamConfig, TransactionStream
 
 SIZES = (100_000, 2_000_000, 10_000_000)
@@ -90,7 +91,8 @@ def _bulk_load(url: str, rows: Iterator[CardTransaction], count: int) -> None:
                 copy.write_row((tx.trans_num, tx.transacted_at, token, last4, tx.amount,
                                 tx.merchant, tx.category, tx.merchant_lat, tx.merchant_long,
                                 tx.home_lat, tx.home_long, tx.city_pop, tx.birth_date,
-                                payload_sha256(tx, token), "stream"))
+                                payload_sha256(encode_payload(tx, token, last4)),
+                                "stream"))
         conn.execute(f"alter table ingest.transactions enable trigger {TRIGGER}")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("vacuum analyze ingest.transactions")

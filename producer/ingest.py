@@ -63,11 +63,10 @@ from producer.records import (
     CardTransaction,
     Incident,
     Rejection,
-    payload_sha256,
     problem,
     round_amount,
 )
-from producer.staging import StagedBatch
+from producer.staging import StagedBatch, encode_payload, payload_sha256
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +198,7 @@ class Ingestor:
             return prepared
         self.stats.tokenized_references += prepared.tokenized_reference
         self.stats.masked += prepared.masked
-        self._staged.add(tx, prepared.card_token, prepared.card_last4, prepared.payload_sha256)
+        self._staged.add(tx, prepared.payload, prepared.payload_sha256)
         return None
 
     def add_parsed(self, parsed: CardTransaction | Rejection, raw: Mapping[str, Any]) -> None:
@@ -388,6 +387,7 @@ class Prepared:
 
     card_token: str
     card_last4: str
+    payload: bytes             # the stored fields, binary COPY form (staging.encode_payload)
     payload_sha256: str
     tokenized_reference: bool  # trans_num was a card number: replaced by a keyed token
     masked: bool               # a card number in merchant or category text was masked
@@ -396,8 +396,9 @@ class Prepared:
 def prepare(tx: CardTransaction, tokenizer: Tokenizer) -> Prepared | Rejection:
     """Check ``tx`` and make it storable, in place: the amount rounded to cents, a
     ``trans_num`` that is a card number replaced by a keyed token of itself, card numbers
-    in merchant and category masked; with the card's token and the payload hash. Every
-    source (stream, file, API) stages rows prepared here, so they hash alike."""
+    in merchant and category masked; with the card's token, the payload as staged and its
+    hash. Every source (stream, file, API) stages rows prepared here, so they hash alike.
+    Raises ValueError (or struct.error) for a value the database cannot take."""
     rejection = problem(tx)
     if rejection is not None:
         return rejection
@@ -413,7 +414,8 @@ def prepare(tx: CardTransaction, tokenizer: Tokenizer) -> Prepared | Rejection:
         if (merchant, category) != (tx.merchant, tx.category):
             tx.merchant, tx.category = merchant, category
             masked = True
-    return Prepared(token, last4, payload_sha256(tx, token), tokenized, masked)
+    payload = encode_payload(tx, token, last4)
+    return Prepared(token, last4, payload, payload_sha256(payload), tokenized, masked)
 
 
 def quarantine_row(source: str, rejection: Rejection, raw: Mapping[str, Any],

@@ -16,7 +16,6 @@ Rejection(reason='control_character', detail='merchant holds control character U
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -173,21 +172,6 @@ def _text_problem(name: str, value: str, limit: int) -> Rejection | None:
 
 def _coordinate_ok(value: float, limit: float) -> bool:
     return math.isfinite(value) and -limit <= value <= limit
-
-
-def payload_sha256(tx: CardTransaction, card_token: str) -> str:
-    """Hash of the stored payload: equal for a faithful re-send, different for any change.
-
-    Ground truth (is_fraud, scenario) is not part of the payload.
-    """
-    birth_date = tx.birth_date
-    # The fields joined by U+001F, as text: the format stored hashes were made with.
-    text = (f"{tx.trans_num}\x1f{tx.transacted_at.astimezone(dt.UTC).isoformat()}"
-            f"\x1f{card_token}\x1f{round_amount(tx.amount)!s}\x1f{tx.merchant}"
-            f"\x1f{tx.category}\x1f{float(tx.merchant_lat)!r}\x1f{float(tx.merchant_long)!r}"
-            f"\x1f{tx.home_lat!r}\x1f{tx.home_long!r}\x1f{tx.city_pop!r}"
-            f"\x1f{birth_date.isoformat() if birth_date else ''}")
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass

@@ -65,7 +65,7 @@ from producer.ingest import (
     safe_text,
 )
 from producer.records import CardTransaction, Rejection
-from producer.staging import StagedBatch
+from producer.staging import StagedBatch, encode_payload
 from scorer.scoring import DeployedModel, ModelCache
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class Authorizer:
         tx = CardTransaction(f"pgfraud-warm-up-{uuid.uuid4()}", dt.datetime.now(dt.UTC), "",
                              Decimal("1.00"), "pgfraud warm-up", "misc_pos", 0.0, 0.0)
         staged = StagedBatch("api")
-        staged.add(tx, "0" * 64, "0000", "0" * 64)
+        staged.add(tx, encode_payload(tx, "0" * 64, "0000"), "0" * 64)
         with conn.transaction(force_rollback=True):
             conn.execute(self._scoring["lock_models_shared"])
             self.models.refresh(conn)
@@ -392,8 +392,8 @@ class Authorizer:
                     errors=request.errors))
             else:
                 assert request.tx is not None and request.prepared is not None
-                staged.add(request.tx, request.prepared.card_token,
-                           request.prepared.card_last4, request.prepared.payload_sha256)
+                staged.add(request.tx, request.prepared.payload,
+                           request.prepared.payload_sha256)
                 valid.append(i)
 
         with conn.transaction():

@@ -13,6 +13,7 @@
 
 -- ingest: accepted transactions, quarantine, staging, the event clock and its policy.
 \ir ingest/transactions.sql
+\ir ingest/payload_sha256.sql
 \ir ingest/quarantine.sql
 \ir ingest/event_clock.sql
 \ir ingest/event_time_policy.sql

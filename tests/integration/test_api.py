@@ -128,7 +128,7 @@ def test_decisions_equal_the_streams_scores_bit_for_bit(
 
     compare = """
         select t.trans_num, s.score, s.is_alert, to_jsonb(f) - 'transaction_id'
-               - 'computed_at'
+               - 'computed_at', t.payload_sha256, t.payload_sha256 = ingest.payload_sha256(t)
         from ingest.transactions as t
         join scoring.scores as s on s.transaction_id = t.transaction_id and not s.is_shadow
         join features.transaction_features as f on f.transaction_id = t.transaction_id
@@ -139,8 +139,9 @@ def test_decisions_equal_the_streams_scores_bit_for_bit(
         via_stream = s.execute(compare, (names,)).fetchall()
     assert len(via_api) == len(bodies)
     assert via_api == via_stream
-    for trans_num, score, _, _ in via_api:
+    for trans_num, score, _, _, _, as_recomputed in via_api:
         assert decided[trans_num]["score"] == score  # float64 through JSON, exactly
+        assert as_recomputed  # the payload hash: what the database computes from the row
     assert one(url, ONE_CHAMPION_EACH) == 0
     assert one(url, "select count(*) from scoring.pending p join ingest.transactions t "
                     "using (transaction_id) where t.source = 'api'") == 0

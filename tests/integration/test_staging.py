@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from pgfraud.kernel import queries
 from producer.records import MAX_AMOUNT, SCENARIOS, CardTransaction
-from producer.staging import StagedBatch
+from producer.staging import StagedBatch, encode_payload
 
 #: The types of the copy_staged columns, for psycopg's encoding of the same rows.
 STAGED_TYPES = (
@@ -76,8 +76,8 @@ def test_staged_rows_arrive_as_psycopg_would_send_them(
         conn, rows: list[tuple[CardTransaction, str, str, str]], source: str) -> None:
     copy_staged = queries.load("ingest")["copy_staged"]
     batch = StagedBatch(source)
-    for row in rows:
-        batch.add(*row)
+    for tx, token, last4, digest in rows:
+        batch.add(tx, encode_payload(tx, token, last4), digest)
     reference = StagedBatch(source).batch_id
     with conn.transaction(force_rollback=True), conn.cursor() as cur:
         with cur.copy(copy_staged) as copy:
