@@ -19,10 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pgfraud.kernel import migrate
+from producer.cards import Tokenizer
+from producer.ingest import Ingestor
 from producer.records import CardTransaction, round_amount
-from producer.staging import encode_payload, payload_sha256
+from producer.stream import StreamConfig, TransactionStream
 from tests.integration.test_staging import staged
-from tests.unit.test_kaggle_and_records import PINNED_HASHES
+from tests.unit.test_kaggle_and_records import PINNED_HASHES, payload_hash
 
 COLUMNS = ("trans_num, transacted_at, card_token, card_last4, amount, merchant, category, "
            "merchant_lat, merchant_long, home_lat, home_long, city_pop, "
@@ -40,10 +42,6 @@ def text_form_sha256(tx: CardTransaction, card_token: str) -> str:
             f"\x1f{tx.home_lat!r}\x1f{tx.home_long!r}\x1f{tx.city_pop!r}"
             f"\x1f{birth_date.isoformat() if birth_date else ''}")
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def binary_form_sha256(tx: CardTransaction, card_token: str, card_last4: str) -> str:
-    return payload_sha256(encode_payload(tx, card_token, card_last4))
 
 
 def store(conn: psycopg.Connection[Any], rows: list[Row], digests: list[str]) -> None:
@@ -80,7 +78,7 @@ def test_the_database_recomputes_the_hash_the_producer_made(db_url: str,
     (-0.0, subnormal, the bounds) and missing value: the hash of the producer's bytes is
     the database's hash of the stored columns."""
     with psycopg.connect(db_url) as conn, conn.transaction(force_rollback=True):
-        store(conn, rows, [binary_form_sha256(*row) for row in rows])
+        store(conn, rows, [payload_hash(*row) for row in rows])
         hashes = stored_hashes(conn)
     assert len(hashes) == len(rows)
     assert all(stored == recomputed for stored, recomputed in hashes.values()), hashes
@@ -89,10 +87,6 @@ def test_the_database_recomputes_the_hash_the_producer_made(db_url: str,
 def test_rows_of_every_path_are_stored_with_the_databases_hash(db_url: str) -> None:
     """The ingestor's rows (the stream, a file, the API stage the same way): every stored
     hash is the recomputed one, and a re-send of the same rows is all duplicates."""
-    from producer.cards import Tokenizer
-    from producer.ingest import Ingestor
-    from producer.stream import StreamConfig, TransactionStream
-
     stream = TransactionStream(StreamConfig(seed=3, cards=50, merchants=20))
     txs = [tx for tx, _ in itertools.islice(stream, 300)]
     resent = [dataclasses.replace(tx) for tx in txs]
@@ -134,7 +128,7 @@ def test_revision_0023_rewrites_stored_hashes_and_its_downgrade_writes_them_back
     if migrate.current_revision(empty_db_url) != "0022":
         migrate.upgrade(empty_db_url, "0022")
     upgraded, downgraded = _at_0022_then_up_and_down(empty_db_url, rows)
-    assert upgraded == {tx.trans_num: binary_form_sha256(tx, token, last4)
+    assert upgraded == {tx.trans_num: payload_hash(tx, token, last4)
                         for tx, token, last4 in rows}
     assert downgraded == {tx.trans_num: text_form_sha256(tx, token) for tx, token, _ in rows}
 
