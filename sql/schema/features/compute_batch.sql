@@ -57,7 +57,9 @@ begin
 
     return query
     with batch as materialized (
-        select t.*,
+        select t.transaction_id, t.card_token, t.transacted_at, t.amount, t.merchant,
+               t.category, t.merchant_lat, t.merchant_long, t.home_lat, t.home_long,
+               t.cardholder_birth_date,
                row_number() over by_id as k,
                lag(t.transacted_at) over by_id as previous_at,
                lag(t.merchant_lat) over by_id as previous_lat,
@@ -70,15 +72,19 @@ begin
         window by_id as (partition by t.card_token order by t.transaction_id)
     ),
     batch_cards as (
+        -- Each card's batch rows in id order (k). The aggregates take their input in the
+        -- sorted subquery's order, which holds with no join at this level (PostgreSQL's
+        -- "Aggregate Expressions"): one sort of the batch, where an ORDER BY in each of
+        -- the seven aggregates sorted every card's rows seven times.
         select b.card_token,
-               array_agg(b.transacted_at order by b.k) as times,
-               array_agg(b.cum_amount order by b.k) as cums,
-               array_agg(b.cum_square order by b.k) as squares,
-               array_agg(b.category order by b.k) as categories,
-               array_agg(b.merchant order by b.k) as merchants,
-               (array_agg(b.merchant_lat order by b.k desc))[1] as last_lat,
-               (array_agg(b.merchant_long order by b.k desc))[1] as last_long
-        from batch as b
+               array_agg(b.transacted_at) as times,
+               array_agg(b.cum_amount) as cums,
+               array_agg(b.cum_square) as squares,
+               array_agg(b.category) as categories,
+               array_agg(b.merchant) as merchants,
+               (array_agg(b.merchant_lat))[count(*)] as last_lat,
+               (array_agg(b.merchant_long))[count(*)] as last_long
+        from (select * from batch order by card_token, k) as b
         group by b.card_token
     ),
     cards as materialized (
@@ -101,10 +107,12 @@ begin
         from batch_cards as bc
         left join features.card_windows as s using (card_token)
     ),
-    card_windows as (
-        -- Each step in a LATERAL ... OFFSET 0 is evaluated once per row (an inlined CTE
-        -- column is re-evaluated wherever it is used).
-        select b.transaction_id,
+    card_windows as materialized (
+        -- Each step in a LATERAL ... OFFSET 0 is evaluated once per row, and the CTE is
+        -- materialized (an inlined CTE column is re-evaluated wherever it is used). It
+        -- carries the batch columns the final assembly reads, so that joins it alone.
+        select b.transaction_id, b.transacted_at, b.amount, b.home_lat, b.home_long,
+            b.merchant_lat, b.merchant_long, b.cardholder_birth_date,
             (at.p - 1 - at.j1h)::bigint as card_tx_count_1h,
             coalesce(sums.now - sums.before_1h, 0) as card_amount_sum_1h,
             (at.p - 1 - at.j24h)::bigint as card_tx_count_24h,
@@ -130,11 +138,8 @@ begin
             -- The first use of the category from the window's start, if before the row.
             coalesce(array_position(c.categories, b.category, at.j30d + 1) < at.p, false)
                 as used_category_30d,
-            (select count(distinct x)
-             from unnest(c.merchants[at.j24h + 1 - c.skipped:at.p - 1 - c.skipped]) as x)
-                as distinct_merchants_24h,
-            (select count(distinct x) from unnest(c.categories[at.j24h + 1:at.p - 1]) as x)
-                as distinct_categories_24h,
+            dist.merchants as distinct_merchants_24h,
+            dist.categories as distinct_categories_24h,
             -- The previous transaction: the batch's previous row of the card, or for its
             -- first row the state's newest.
             case when b.k = 1 then c.state_last_at else b.previous_at end as previous_at,
@@ -184,9 +189,17 @@ begin
                    scale(moments.variance) as s
             offset 0
         ) as root
+        cross join lateral (
+            -- Distinct merchants and categories of the last 24 hours: the elements that are
+            -- their value's first in the slice (no nulls: the columns are NOT NULL), one
+            -- pass without the sort a count(distinct) does.
+            select count(*) filter (where array_position(s.ms, u.m) = u.i) as merchants,
+                   count(*) filter (where array_position(s.cs, u.c) = u.i) as categories
+            from (select c.merchants[at.j24h + 1 - c.skipped:at.p - 1 - c.skipped] as ms,
+                         c.categories[at.j24h + 1:at.p - 1] as cs offset 0) as s,
+                 unnest(s.ms, s.cs) with ordinality as u(m, c, i)
+        ) as dist
     ),
-    previous as (select transaction_id, previous_at, km_from_previous from card_windows),
-    card_day as (select transaction_id, distinct_merchants_24h, distinct_categories_24h from card_windows),
     stored as (
         insert into features.card_windows
         select c.card_token, c.times[cardinality(c.times)],
@@ -437,7 +450,7 @@ begin
 
     final as (
         select
-            batch.transaction_id,
+            cw.transaction_id,
             1 as feature_set_version,
             cw.card_tx_count_1h,
             cw.card_amount_sum_1h,
@@ -449,24 +462,24 @@ begin
             cw.card_amount_sum_30d,
             round(cw.amount_mean_30d, 4) as amount_mean_30d,
             round(cw.amount_std_30d, 4) as amount_std_30d,
-            round((batch.amount - cw.amount_mean_30d) / nullif(cw.amount_std_30d, 0), 6)::float8
+            round((cw.amount - cw.amount_mean_30d) / nullif(cw.amount_std_30d, 0), 6)::float8
                 as amount_zscore_30d,
-            round(batch.amount / nullif(cw.amount_mean_30d, 0), 6)::float8 as amount_ratio_30d,
-            extract(epoch from batch.transacted_at - previous.previous_at)::float8
+            round(cw.amount / nullif(cw.amount_mean_30d, 0), 6)::float8 as amount_ratio_30d,
+            extract(epoch from cw.transacted_at - cw.previous_at)::float8
                 as seconds_since_previous,
-            previous.km_from_previous,
-            features.distance_km(batch.home_lat, batch.home_long,
-                                 batch.merchant_lat, batch.merchant_long) as km_from_home,
-            previous.km_from_previous
-                / greatest(extract(epoch from batch.transacted_at - previous.previous_at)::float8,
+            cw.km_from_previous,
+            features.distance_km(cw.home_lat, cw.home_long,
+                                 cw.merchant_lat, cw.merchant_long) as km_from_home,
+            cw.km_from_previous
+                / greatest(extract(epoch from cw.transacted_at - cw.previous_at)::float8,
                            60.0) * 3600.0 as speed_kmh_from_previous,
-            cd.distinct_merchants_24h,
-            cd.distinct_categories_24h,
+            cw.distinct_merchants_24h,
+            cw.distinct_categories_24h,
             not cw.used_category_30d as is_new_category_30d,
-            extract(hour from batch.transacted_at at time zone 'UTC')::int as hour_of_day,
-            extract(isodow from batch.transacted_at at time zone 'UTC')::int as day_of_week,
-            extract(year from age((batch.transacted_at at time zone 'UTC')::date,
-                                  batch.cardholder_birth_date))::int as cardholder_age_years,
+            extract(hour from cw.transacted_at at time zone 'UTC')::int as hour_of_day,
+            extract(isodow from cw.transacted_at at time zone 'UTC')::int as day_of_week,
+            extract(year from age((cw.transacted_at at time zone 'UTC')::date,
+                                  cw.cardholder_birth_date))::int as cardholder_age_years,
             ml.merchant_fraud_count_7d,
             round(ml.merchant_fraud_count_7d::numeric / nullif(ml.merchant_labeled_count_7d, 0), 6)
                 ::float8 as merchant_fraud_rate_7d,
@@ -474,10 +487,7 @@ begin
             round(ml.merchant_fraud_count_30d::numeric / nullif(ml.merchant_labeled_count_30d, 0),
                   6)::float8 as merchant_fraud_rate_30d,
             now() as computed_at
-        from batch
-        join card_windows as cw using (transaction_id)
-        join card_day as cd using (transaction_id)
-        join previous using (transaction_id)
+        from card_windows as cw
         join merchant_labels as ml using (transaction_id)
     )
 
