@@ -6,9 +6,11 @@ to the hot statement is measured before it ships (docs/features.md). Both functi
 created side by side (the base one under another name); each round, for each of them,
 ``--measured`` new rows of the benchmark stream are bulk-loaded without features and
 then computed in committed chunks of 5,000 ids, as the ingest trigger computes one
-producer batch, moving the card windows. The server time of the chunks, in µs a row, is
-reported per round; a first round of each is a warm-up and not counted. Before timing,
-both functions compute the same rows (rolled back) and must agree on every column.
+producer batch, moving the card windows. The time of each chunk's statement (the
+function, the insert of its rows into ``features.transaction_features``, the commit), in
+µs a row, is reported per round; a first round of each is a warm-up and not counted.
+Before timing, both functions compute the same rows (rolled back) and must agree on every
+column but ``computed_at``.
 
     python -m benchmarks.ab_compute_batch --base 623c7ba --rows 2000000 --rounds 5
 """
