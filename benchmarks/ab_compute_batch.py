@@ -42,23 +42,27 @@ def _definition(source: str, name: str) -> str:
                         f"create or replace function features.{name}(", 1)
 
 
-def _compute(conn: psycopg.Connection, function: str, first: int, last: int,
-             commit: bool) -> list[tuple[object, ...]]:
-    """``function`` over ids [first, last] in chunks of CHUNK: each chunk committed in
-    its own transaction (as each producer batch is), or all of them rolled back."""
-    rows: list[tuple[object, ...]] = []
-    chunks = [(start, min(start + CHUNK - 1, last)) for start in range(first, last + 1, CHUNK)]
-    if commit:
-        for start, end in chunks:
-            with conn.transaction():
-                conn.execute(f"insert into features.transaction_features"
-                             f" select * from features.{function}(%s, %s)", (start, end))
-        return rows
+def _chunks(first: int, last: int) -> list[tuple[int, int]]:
+    return [(start, min(start + CHUNK - 1, last)) for start in range(first, last + 1, CHUNK)]
+
+
+def _store(conn: psycopg.Connection, function: str, first: int, last: int) -> None:
+    """``function`` over ids [first, last], each chunk of CHUNK ids committed in its own
+    transaction (as each producer batch is), moving the card windows."""
+    for start, end in _chunks(first, last):
+        with conn.transaction():
+            conn.execute(f"insert into features.transaction_features"
+                         f" select * from features.{function}(%s, %s)", (start, end))
+
+
+def _rows(conn: psycopg.Connection, function: str, first: int,
+          last: int) -> set[tuple[object, ...]]:
+    """What ``function`` computes for ids [first, last] in chunks of CHUNK, but
+    ``computed_at``; rolled back."""
     with conn.transaction(force_rollback=True):
-        for start, end in chunks:
-            rows += conn.execute(f"select * from features.{function}(%s, %s)",
-                                 (start, end)).fetchall()
-    return rows
+        return {row[:-1] for start, end in _chunks(first, last)
+                for row in conn.execute(f"select * from features.{function}(%s, %s)",
+                                        (start, end))}
 
 
 def main() -> None:
@@ -91,14 +95,11 @@ def main() -> None:
                     assert row is not None
                     last = int(row[0])
                     first = last - args.measured + 1
-                    if round_ == 0:
-                        got = {name: _compute(conn, f, first, last, commit=False)
-                               for name, f in sides.items()}
-                        if len(set(map(frozenset, ((r[:-1] for r in g)
-                                                   for g in got.values())))) != 1:
-                            sys.exit("the two definitions disagree on the same rows")
+                    if round_ == 0 and len({frozenset(_rows(conn, f, first, last))
+                                            for f in sides.values()}) != 1:
+                        sys.exit("the two definitions disagree on the same rows")
                     started = time.perf_counter()
-                    _compute(conn, function, first, last, commit=True)
+                    _store(conn, function, first, last)
                     elapsed = time.perf_counter() - started
                     if round_:
                         times[side].append(elapsed / args.measured * 1e6)
