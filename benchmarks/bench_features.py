@@ -11,6 +11,11 @@ producer's path three ways:
 - **ingest, features by per-row scans**: the trigger computing them with
   ``features.compute_range`` (the definition; the ingest path before the card windows);
 - **ingest, features from card windows**: the trigger as shipped (``compute_batch``);
+- **ingest, features by the follower**: ``features.compute_mode = 'follower'``, the
+  producer storing while one more connection (a thread, as ``pgfraud features follow``
+  does it) computes the stored rows' features with ``features.compute_pending`` in steps
+  of 5,000 and commits; timed until the follower's last commit, over FOLLOWED rows (more
+  than the other paths: the follower ends one step behind the producer);
 - **features alone**: each function over the rows stored with features off.
 
 For the shipped path it also splits a row's time into the parts that use a core: the
@@ -28,6 +33,7 @@ import itertools
 import os
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -36,6 +42,7 @@ import psycopg
 from benchmarks.common import Section, fresh_cluster, table
 from pgfraud.kernel import migrate
 from pgfraud.kernel.db import connect
+from producer import features as feature_store
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
 from producer.records import CardTransaction
@@ -56,6 +63,8 @@ TYPES = ("text", "timestamptz", "text", "text", "numeric", "text", "text", "floa
 TRIGGER = "transactions_compute_features"
 OFF, SCANS, WINDOWS = ("ingest, features off", "ingest, features by per-row scans (compute_range)",
                        "ingest, features from card windows (compute_batch)")
+FOLLOWER = "ingest, features by the follower (compute_pending beside storing)"
+FOLLOWED = 60_000
 ALONE_SCANS = "features alone: per-row scans (compute_range)"
 ALONE_WINDOWS = "features alone: card windows (compute_batch)"
 #: Where a row's time goes on the shipped path: part -> the server functions whose own
@@ -166,6 +175,52 @@ def _ingest(url: str, rows: Iterator[CardTransaction], features: str | None,
     return MEASURED / elapsed
 
 
+def _followed(url: str, rows: Iterator[CardTransaction]) -> float:
+    """Rows/s of FOLLOWED rows stored by the producer's path with the feature follower
+    beside it, until the follower's last commit; raises if a row was left without
+    features or a place in the scoring queue."""
+    batch = list(itertools.islice(rows, FOLLOWED))
+    with psycopg.connect(url) as conn:
+        feature_store.set_compute_mode(conn, "follower")
+        conn.execute("truncate scoring.pending")
+        conn.commit()
+    stored = threading.Event()
+    errors: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            with connect(url, role="pgfraud_scorer") as conn:
+                while True:
+                    computed, _ = feature_store.compute_pending(conn, 5_000)
+                    if not computed:
+                        if stored.is_set():
+                            return
+                        time.sleep(0.002)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    follower = threading.Thread(target=follow, name="follower")
+    started = time.perf_counter()
+    follower.start()
+    with connect(url, role="pgfraud_producer") as conn, Ingestor(
+        conn, source="stream", tokenizer=TOKENIZER
+    ) as ingestor:
+        for tx in batch:
+            ingestor.add(tx)
+    stored.set()
+    follower.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    assert ingestor.stats.accepted == FOLLOWED
+    with psycopg.connect(url) as conn:
+        mode = feature_store.compute_mode(conn)
+        queued = conn.execute("select count(*) from scoring.pending").fetchone()
+        feature_store.set_compute_mode(conn, "ingest")
+    assert mode.waiting == 0 and queued == (FOLLOWED,), (mode, queued)
+    return FOLLOWED / elapsed
+
+
 def _features_alone(url: str, function: str) -> float:
     """``function`` over the last MEASURED rows (stored with features off); compute_batch
     also moves the card windows over them, as the trigger would have."""
@@ -210,10 +265,12 @@ def run_benchmark() -> tuple[dict[int, dict[str, float]], dict[int, dict[str, fl
                 _rebuild_windows(url)
                 parts.append({})
                 measured[WINDOWS] = _ingest(url, rows, "compute_batch", parts[-1])
+                measured[FOLLOWER] = _followed(url, rows)
                 rounds.append(measured)
-            loaded = size + 3 * MEASURED * ROUNDS
+            loaded = size + (3 * MEASURED + FOLLOWED) * ROUNDS
             results[size] = {name: statistics.median(r[name] for r in rounds)
-                             for name in (OFF, SCANS, WINDOWS, ALONE_SCANS, ALONE_WINDOWS)}
+                             for name in (OFF, SCANS, WINDOWS, FOLLOWER, ALONE_SCANS,
+                                          ALONE_WINDOWS)}
             split[size] = {part: statistics.median(p[part] for p in parts) for part in PARTS}
     return results, split
 
@@ -245,19 +302,19 @@ def run() -> Section:
               *[f"{size:,}: µs per row" for size in SIZES]]
     rows = [[name, *[f"{results[size][name]:,.0f}" for size in SIZES],
              *[f"{1e6 / results[size][name]:,.0f}" for size in SIZES]] for name in names]
-    for on in (SCANS, WINDOWS):
+    for on in (SCANS, WINDOWS, FOLLOWER):
         added = [1e6 / results[size][on] - 1e6 / results[size][OFF] for size in SIZES]
         rows.append([f"cost features add to ingest: {on.split(', ', 1)[1]}",
                      *["" for _ in SIZES], *[f"{us:,.0f}" for us in added]])
-    note = (f"Median of {ROUNDS} rounds of {MEASURED:,} new rows per path at each size, batches of "
-            "5,000, one fresh "
+    note = (f"Median of {ROUNDS} rounds of {MEASURED:,} new rows per path at each size "
+            f"({FOLLOWED:,} for the follower), batches of 5,000, one fresh "
             "embedded cluster; existing rows bulk-loaded and vacuumed first. Windows are full "
             "at every size (100k rows span ~45 simulated days), so a flat cost per row means "
             "the cost does not grow with the table.")
     small, large = SIZES[-2], SIZES[-1]
     change = "; ".join(
         f"{name}: {results[large][name] / results[small][name] - 1:+.0%}"
-        for name in (WINDOWS, ALONE_WINDOWS, OFF))
+        for name in (WINDOWS, FOLLOWER, ALONE_WINDOWS, OFF))
     flat = (f"From {small:,} to {large:,} existing rows, rows/s: {change} (the target: "
             "ingest with features within 15 %).")
     budget = ("Where a row's time goes on the shipped path (medians of the same rounds): the "

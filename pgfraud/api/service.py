@@ -8,7 +8,9 @@ transaction, as the stream's producer and scorer would, one after the other:
    transaction in flight; the next one sees it: hot swap without a restart);
 2. rows staged and stored by ``ingest.accept_batch`` (``source = 'api'``), the same
    checks, quarantine and idempotency as the stream, and the same insert trigger that
-   computes features (``features.compute_batch``) and queues the row for scoring;
+   computes features (``features.compute_batch``) and queues the row for scoring (with the
+   feature follower, ``features.compute_pending`` computes them, and those of every row
+   stored before, in the same transaction);
 3. each request's outcome: a new row to decide; a retry (same ``trans_num`` and payload)
    answered with the decision stored before; a conflicting retry (409); a row the
    database refused (422, quarantined with its reason);
@@ -264,6 +266,7 @@ class Authorizer:
             conn.execute(self._scoring["lock_models_shared"])
             self.models.refresh(conn)
             self._accept(conn, staged, [])
+            conn.execute(self._api["features_before_scoring"])
             row = conn.execute(self._api["stored_rows"], {"trans_nums": [tx.trans_num]},
                                ).fetchone()
             champion = self.models.champion
@@ -401,6 +404,9 @@ class Authorizer:
             self.models.refresh(conn)
             self._accept(conn, staged, quarantined)
             if valid:
+                # With the feature follower (features.compute_mode), the rows stored so far
+                # get their features here, the requests' own rows last; at ingest, none waits.
+                conn.execute(self._api["features_before_scoring"])
                 self._decide(conn, batch, valid, outcomes)
         return [outcomes[i] for i in range(len(batch))]
 

@@ -14,6 +14,7 @@ ROLES = (PRODUCER_ROLE, SCORER_ROLE, ANALYST_ROLE, TRAINER_ROLE, READER_ROLE, AP
 
 # NOTIFY channels.
 INGEST_CHANNEL = "pgfraud_ingest"   # new transactions committed (scoring.pending)
+STORED_CHANNEL = "pgfraud_stored"   # rows stored for the feature follower (compute_mode)
 MODELS_CHANNEL = "pgfraud_models"   # a model's status changed (ml.model_events)
 ALERT_CHANNEL = "fraud_alert"       # an alert was raised (scoring.alerts), JSON payload
 DECISIONS_CHANNEL = "pgfraud_decisions"  # a promotion decision was recorded (JSON payload)

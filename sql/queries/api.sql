@@ -9,6 +9,13 @@
 -- The stream's producers keep custom plans: a 5,000-row batch pays planning once.
 set plan_cache_mode = force_generic_plan
 
+-- name: features_before_scoring
+-- Features of every stored row still without them, the request's own included, queued
+-- for scoring: only with the feature follower (features.compute_mode = 'follower'); a
+-- follower's step in progress is waited for. Computes nothing when features are computed
+-- at ingest.
+select computed from features.compute_pending(null)
+
 -- name: stored_rows
 -- The rows a batch's requests were stored as (new, or stored before under that trans_num),
 -- with the decision already given, if any (a retry is answered with it).

@@ -28,6 +28,7 @@
 
 -- features: the stored feature table and the model's view of it.
 \ir features/lock_ingest.sql
+\ir features/compute_mode.sql
 \ir features/feature_sets.sql
 \ir features/transaction_features.sql
 \ir features/distance_km.sql
@@ -59,6 +60,7 @@
 \ir features/rebuild_card_windows.sql
 \ir features/compute_batch.sql
 \ir features/ingest_triggers.sql
+\ir features/follower.sql
 
 -- ml: retraining decisions, drift, guardrails and live evidence read scores and labels.
 \ir ml/retrain_decisions.sql

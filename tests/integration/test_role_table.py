@@ -58,7 +58,8 @@ ROLE_TABLE: dict[str, Allowed] = {
                                "transacted_at", "reasons"),
             },
         },
-        functions={"scoring.alert_json(scoring.alerts)"},
+        # The feature follower (`pgfraud features follow`) runs as the scorer.
+        functions={"scoring.alert_json(scoring.alerts)", "features.compute_pending(integer)"},
     ),
     "pgfraud_analyst": Allowed(
         usage={"scoring", "ingest"},
@@ -126,7 +127,9 @@ ROLE_TABLE: dict[str, Allowed] = {
             "api.clients": READ,
             "api.decisions": {"SELECT": ALL, "INSERT": ALL},
         },
-        functions={"ingest.accept_batch(uuid)", "scoring.alert_json(scoring.alerts)"},
+        # compute_pending: the rows before a request's own get features with the follower.
+        functions={"ingest.accept_batch(uuid)", "scoring.alert_json(scoring.alerts)",
+                   "features.compute_pending(integer)"},
     ),
     "pgfraud_reader": Allowed(
         usage={"analytics", "scoring"},  # scoring: nothing in it is readable

@@ -6,8 +6,8 @@
 -- or never will).
 -- AFTER the statement: compute the new rows' features from the transition table's id
 -- range with features.compute_batch (the card windows; equal to features.compute_range,
--- the definition a backfill recomputes) and advance the event clock
--- (ingest/event_clock.sql).
+-- the definition a backfill recomputes), unless the feature follower computes them
+-- (features/compute_mode.sql), and advance the event clock (ingest/event_clock.sql).
 
 create function features.before_transactions_insert() returns trigger
 language plpgsql
@@ -36,8 +36,11 @@ begin
     if first_id is null then
         return null;
     end if;
-    insert into features.transaction_features
-    select * from features.compute_batch(first_id, last_id);
+    -- In 'follower' mode features.compute_pending computes them (features/follower.sql).
+    if (select m.computed_by from features.compute_mode as m) = 'ingest' then
+        insert into features.transaction_features
+        select * from features.compute_batch(first_id, last_id);
+    end if;
     update ingest.event_clock set max_transacted_at = greatest(max_transacted_at, latest);
     return null;
 end;

@@ -1,7 +1,8 @@
 -- The scoring queue: every committed transaction waits here until it is scored.
 --
 -- An AFTER INSERT statement trigger on ingest.transactions enqueues the statement's new
--- rows in the producer's own transaction, so a row becomes claimable exactly when it
+-- rows in the producer's own transaction (with the feature follower, the transaction that
+-- stores their features: features/follower.sql), so a row becomes claimable exactly when it
 -- commits, whatever order producers commit in (no id watermark to skip past a late
 -- commit). A scorer claims a batch with DELETE ... FOR UPDATE SKIP LOCKED and writes its
 -- predictions in the same transaction: the claim and the outputs commit together or not
@@ -34,6 +35,12 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+    -- In 'follower' mode a row is queued when its features are stored
+    -- (features.compute_pending); this wakes the follower instead.
+    if (select m.computed_by from features.compute_mode as m) = 'follower' then
+        perform pg_notify('pgfraud_stored', '');
+        return null;
+    end if;
     insert into scoring.pending (transaction_id)
     select transaction_id from new_rows;
     -- Wakes idle scorers at commit; identical notifications in a transaction fold into one.
