@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from pgfraud.kernel import queries
+from pgfraud.kernel.errors import PgfraudError
 from pgfraud.kernel.names import STORED_CHANNEL
 
 #: Where features are computed (features.compute_mode).
@@ -83,6 +84,17 @@ def compute_mode(conn: psycopg.Connection[Any]) -> ComputeMode:
     row = conn.execute(queries.load("features")["computed_by"]).fetchone()
     assert row is not None
     return ComputeMode(row[0], row[1], int(row[2]))
+
+
+def require_computed_at_ingest(conn: psycopg.Connection[Any], what: str) -> None:
+    """Refuse ``what`` (a replay, the demo: they score rows right after storing them) when
+    features wait for a follower, with the command that switches back."""
+    if compute_mode(conn).computed_by != "ingest":
+        raise PgfraudError(
+            f"features are computed by the feature follower here (`pgfraud features mode`); "
+            f"{what} computes them as it stores rows: run `pgfraud features mode ingest` "
+            f"first (it computes every waiting row), and `pgfraud features mode follower` "
+            f"after")
 
 
 def set_compute_mode(conn: psycopg.Connection[Any], computed_by: ComputedBy) -> int:

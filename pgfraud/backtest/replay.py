@@ -46,6 +46,7 @@ from pgfraud.kernel.names import PRODUCER_ROLE, TRAINER_ROLE
 from pgfraud.labels.analysts import AnalystOptions, simulate_analysts
 from pgfraud.lifecycle import bootstrap, metrics, registry, retrain, training
 from pgfraud.lifecycle.governance import Gates
+from producer import features as feature_store
 from producer import kaggle
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor
@@ -171,6 +172,8 @@ def replay(url: str, path: Path, options: ReplayOptions = ReplayOptions(), *,
                lambda stage, done, total, at: None),
            ) -> ReplayReport:
     started = time.monotonic()
+    with connect(url) as owner:
+        feature_store.require_computed_at_ingest(owner, "a replay")
     size = path.stat().st_size
     read = [0]
 

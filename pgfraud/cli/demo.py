@@ -32,6 +32,7 @@ from pgfraud.kernel.errors import PgfraudError
 from pgfraud.kernel.names import PRODUCER_ROLE, TRAINER_ROLE
 from pgfraud.kernel.settings import Settings
 from pgfraud.lifecycle import registry
+from producer import features as feature_store
 from producer.cards import Tokenizer
 from producer.ingest import Ingestor, IngestStats
 from producer.run import Limits, run
@@ -102,6 +103,8 @@ def demo(span: float, live: float, rate: float, report_path: Path) -> None:
     click.echo(f"database   {redact(url)}")
     migrations.upgrade(url)
     click.echo(f"schema     revision {migrations.current_revision(url)}")
+    with connect(url) as conn:
+        feature_store.require_computed_at_ingest(conn, "the demo")
     _bootstrap_model(url)  # first, so the history waits seconds, not minutes, for a score
     if span > 0:
         _history(url, span)

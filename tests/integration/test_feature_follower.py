@@ -310,3 +310,22 @@ def test_api_computes_the_rows_before_its_own_with_the_follower(
             " where not s.is_shadow and not d.is_fallback").fetchone()
         assert feature_store.backfill(conn).different_ids == []
     assert queued_stream == (30,) and decided == (3,)
+
+
+def test_replay_and_demo_refuse_to_run_with_rows_left_to_a_follower(db_url: str,
+                                                                      tmp_path: Path) -> None:
+    """They score each row right after storing it: with features left to a follower they
+    would wait for nothing; they say how to switch back instead."""
+    from pgfraud.backtest.replay import replay
+    from pgfraud.kernel.errors import PgfraudError
+    from producer.cards import Tokenizer
+
+    with psycopg.connect(db_url) as conn:
+        feature_store.set_compute_mode(conn, "follower")
+    with pytest.raises(PgfraudError, match="run `pgfraud features mode ingest` first"):
+        replay(db_url, tmp_path / "never-read.csv", tokenizer=Tokenizer(b"k" * 32))
+    demo = subprocess.run([PGFRAUD, "demo", "--span", "0", "--live", "0"],
+                          env={**os.environ, "DATABASE_URL": db_url}, text=True,
+                          capture_output=True, timeout=300)
+    assert demo.returncode != 0
+    assert "the demo computes them as it stores rows" in demo.stdout + demo.stderr
