@@ -188,14 +188,12 @@ def _followed(url: str, rows: Iterator[CardTransaction]) -> float:
     errors: list[BaseException] = []
 
     def follow() -> None:
+        # pgfraud features follow's loop (polling, no LISTEN), then once more to the end.
         try:
             with connect(url, role="pgfraud_scorer") as conn:
-                while True:
-                    computed, _ = feature_store.compute_pending(conn, 5_000)
-                    if not computed:
-                        if stored.is_set():
-                            return
-                        time.sleep(0.002)
+                feature_store.follow(conn, batch_rows=5_000, idle_wait=0.002,
+                                     stop=stored.is_set)
+                feature_store.follow(conn, batch_rows=5_000, once=True)
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             errors.append(exc)
 

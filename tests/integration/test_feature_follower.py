@@ -177,9 +177,10 @@ def test_follower_beside_concurrent_producers_and_labels(db_url: str) -> None:
 
     def follower() -> None:
         try:
-            with psycopg.connect(db_url) as conn:
-                while any(producing) or feature_store.compute_pending(conn, 5)[0]:
-                    feature_store.compute_pending(conn, 5)
+            with psycopg.connect(db_url) as conn:  # steps of 5 until the producers end
+                feature_store.follow(conn, batch_rows=5, idle_wait=0,
+                                     stop=lambda: not any(producing))
+                feature_store.follow(conn, batch_rows=5, once=True)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
