@@ -194,6 +194,46 @@ def test_transactions_flow_each_with_exactly_one_champion_prediction() -> None:
     assert scalar(DUPLICATED) == 0
 
 
+# Stored rows the card windows have passed (every one computed) that have no features.
+WITHOUT_FEATURES = """select count(*) from ingest.transactions as t
+                      cross join features.card_windows_through as w
+                      where t.transaction_id <= w.through_id
+                        and not exists (select from features.transaction_features as f
+                                        where f.transaction_id = t.transaction_id)"""
+
+
+def pgfraud(service: str, *args: str) -> str:
+    """``pgfraud ARGS`` run in ``service``'s container, as an operator would; stdout."""
+    return compose("exec", "-T", service, "pgfraud", *args).stdout
+
+
+def test_the_feature_follower_takes_over_and_hands_back_losing_nothing() -> None:
+    """The features service idles while features are computed at ingest (the default).
+    Switched to it, as an operator would, it computes the stream's rows, which are then
+    queued and scored, each once; switched back, every row it had not reached is computed
+    first, and the trigger takes over again."""
+    assert "features computed by  ingest" in pgfraud("features", "features", "mode")
+    pgfraud("features", "features", "mode", "follower")
+    switched = scalar("select max(transaction_id) from ingest.transactions")
+    scored_after = ("select count(*) from scoring.scores"
+                    " where not is_shadow and transaction_id > :'id'")
+    wait_for("rows stored after the switch computed by the follower and scored",
+             lambda: scalar(scored_after, id=switched) >= 100, 300)
+    assert scalar(WITHOUT_FEATURES) == 0
+    assert "following" in compose("logs", "--no-color", "features").stderr + compose(
+        "logs", "--no-color", "features").stdout
+    pgfraud("features", "features", "mode", "ingest")
+    handed_back = scalar("select max(transaction_id) from ingest.transactions")
+    assert scalar("select count(*) from ingest.transactions as t"
+                  " cross join features.card_windows_through as w"
+                  " where t.transaction_id > w.through_id") == 0
+    wait_for("rows stored after the switch back scored",
+             lambda: scalar(scored_after, id=handed_back) >= 100, 300)
+    assert scalar(WITHOUT_FEATURES) == 0
+    assert scalar(LOST) == 0
+    assert scalar(DUPLICATED) == 0
+
+
 # The API, from the host, as a client would call it. No proxy: a host whose egress goes
 # through one (HTTP_PROXY) must still reach 127.0.0.1 directly.
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -127,6 +127,51 @@ def test_rows_wait_for_the_follower_and_backfill_leaves_them_to_it(db_url: str) 
         conn.rollback()
 
 
+def test_rows_loaded_with_the_feature_trigger_off_do_not_stop_the_follower(
+        db_url: str) -> None:
+    """A bulk load with the feature trigger disabled (docs/features.md) stores rows that
+    are queued for scoring but have no features, and leaves the card windows behind; a
+    backfill may have computed some of them since. The follower's first step reaches them
+    all and must neither fail on a row already queued or already computed (a unique
+    violation would stop every later step, and the API's too) nor queue one twice."""
+    row = {"card": "a", "merchant": "m1", "category": "travel", "cents": 100, "lat": 1.0,
+           "long": 1.0, "has_home": True}
+    with psycopg.connect(db_url) as conn:
+        reset(conn)
+        conn.execute("truncate scoring.pending")
+        conn.commit()
+        insert_batch(conn, [{**row, "offset": dt.timedelta(minutes=m)} for m in (0, 1)], 0)
+        conn.execute("alter table ingest.transactions"
+                     " disable trigger transactions_compute_features")
+        conn.commit()
+        try:
+            insert_batch(conn, [{**row, "offset": dt.timedelta(hours=1, minutes=m)}
+                                for m in (0, 1)], 1)
+            feature_store.backfill(conn)  # these two get features, the next two do not
+            insert_batch(conn, [{**row, "offset": dt.timedelta(hours=2, minutes=m)}
+                                for m in (0, 1)], 2)
+        finally:
+            conn.execute("alter table ingest.transactions"
+                         " enable trigger transactions_compute_features")
+            conn.commit()
+        assert counts(conn) | {"missed_below_through": 0} == {
+            "stored": 6, "with_features": 4, "queued": 6, "features_without_queue": 2,
+            "missed_below_through": 0}
+        feature_store.set_compute_mode(conn, "follower")
+        assert feature_store.compute_pending(conn, 3)[0] >= 1
+        feature_store.follow(conn, once=True)
+        insert_batch(conn, [{**row, "offset": dt.timedelta(hours=3)}], 3)
+        feature_store.follow(conn, once=True)
+        assert feature_store.set_compute_mode(conn, "ingest") == 0
+        done = counts(conn)
+        assert done["stored"] == done["with_features"] == done["queued"] == 7
+        assert done["features_without_queue"] == done["missed_below_through"] == 0
+        followed = stored_features(conn)
+        expected = reference(conn)
+    for transaction_id, values in expected.items():
+        assert_same(followed[transaction_id], values)
+
+
 def test_switching_back_to_ingest_computes_every_waiting_row_first(db_url: str) -> None:
     row = {"card": "a", "merchant": "m1", "category": "travel", "cents": 100, "lat": 1.0,
            "long": 1.0, "has_home": True}

@@ -99,7 +99,8 @@ def test_the_python_services_are_the_expected_ones() -> None:
     commands = {name: " ".join(s["command"][1:3]) for name, s in PGFRAUD.items()}
     assert commands == {
         "migrate": "migrate", "grafana-login": "db login", "bootstrap": "train --bootstrap",
-        "producer": "produce --rate", "scorer": "score --workers", "api": "serve --host",
+        "producer": "produce --rate", "scorer": "score --workers",
+        "features": "features follow", "api": "serve --host",
         "analysts": "analysts --follow", "dbt": "refresh --every"}
     assert pinned_default(SERVICES["postgres"]["image"]).startswith("postgres:15")
     assert SERVICES["grafana"]["image"].startswith("grafana/grafana")

@@ -17,6 +17,12 @@
 --   * Nothing twice: a row is queued (scoring.pending) in the transaction that stores its
 --     features, and through_id moves in it too: a follower killed mid-batch leaves
 --     nothing behind, and the next call starts at the same id.
+--   * Rows stored with the feature trigger disabled (a bulk load, docs/features.md) are
+--     already queued, and a backfill may have stored their features since (the
+--     definition's values, which compute_batch's equal): such a row keeps both, and the
+--     step goes on (revision 0026; before it, the unique violation failed every later
+--     step, and the API's requests with them). computed counts the stored rows the step
+--     covered, so a loop that stops on 0 stops only when none waits.
 -- The HTTP API calls it with no limit in its own transaction after storing a request's
 -- row, so the row (and every row stored before it) has features when it is scored.
 -- In 'ingest' mode every stored row already has features: it computes nothing.
@@ -53,13 +59,28 @@ begin
         return;
     end if;
     v_to := least(v_to, v_from + p_max_rows);
-    insert into features.transaction_features
-    select * from features.compute_batch(v_from + 1, v_to);
-    get diagnostics computed = row_count;
-    insert into scoring.pending (transaction_id)
-    select t.transaction_id
-    from ingest.transactions as t
-    where t.transaction_id between v_from + 1 and v_to;
+    -- A plain insert unless a row of the range already has features (one index probe):
+    -- ON CONFLICT looks every key up before it inserts.
+    if exists (select 1 from features.transaction_features as f
+               where f.transaction_id between v_from + 1 and v_to) then
+        insert into features.transaction_features
+        select * from features.compute_batch(v_from + 1, v_to)
+        on conflict (transaction_id) do nothing;
+    else
+        insert into features.transaction_features
+        select * from features.compute_batch(v_from + 1, v_to);
+    end if;
+    with covered as (
+        select t.transaction_id
+        from ingest.transactions as t
+        where t.transaction_id between v_from + 1 and v_to
+    ),
+    queued as (
+        insert into scoring.pending (transaction_id)
+        select c.transaction_id from covered as c
+        on conflict (transaction_id) do nothing
+    )
+    select count(*) into computed from covered;
     -- Wakes idle scorers at commit, as the insert's trigger does in 'ingest' mode.
     perform pg_notify('pgfraud_ingest', '');
     through_id := v_to;
