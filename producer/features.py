@@ -111,8 +111,8 @@ def set_compute_mode(conn: psycopg.Connection[Any], computed_by: ComputedBy) -> 
 
 @dataclass
 class FollowStats:
-    computed: int = 0   # rows whose features this follower stored
-    batches: int = 0    # committed steps that computed at least one row
+    computed: int = 0   # stored rows this follower's steps covered (computed and queued)
+    batches: int = 0    # committed steps that covered at least one row
     through_id: int = 0
 
 

@@ -220,8 +220,8 @@ def test_the_feature_follower_takes_over_and_hands_back_losing_nothing() -> None
     wait_for("rows stored after the switch computed by the follower and scored",
              lambda: scalar(scored_after, id=switched) >= 100, 300)
     assert scalar(WITHOUT_FEATURES) == 0
-    assert "following" in compose("logs", "--no-color", "features").stderr + compose(
-        "logs", "--no-color", "features").stdout
+    logs = compose("logs", "--no-color", "features")
+    assert "following" in logs.stdout + logs.stderr
     pgfraud("features", "features", "mode", "ingest")
     handed_back = scalar("select max(transaction_id) from ingest.transactions")
     assert scalar("select count(*) from ingest.transactions as t"

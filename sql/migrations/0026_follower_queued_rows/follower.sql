@@ -36,7 +36,8 @@ begin
     end if;
     v_to := least(v_to, v_from + p_max_rows);
     -- A plain insert unless a row of the range already has features (one index probe):
-    -- ON CONFLICT looks every key up before it inserts.
+    -- ON CONFLICT looks every key up before it inserts (5,000 rows into a table of 2M:
+    -- 14.0 ms against 7.3 plain, about 5 % of a step).
     if exists (select 1 from features.transaction_features as f
                where f.transaction_id between v_from + 1 and v_to) then
         insert into features.transaction_features
