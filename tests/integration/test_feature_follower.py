@@ -27,6 +27,7 @@ from tests.api_server import Server, body, continuing, make_token
 from tests.conftest import Databases
 from tests.history import produce, quick_model
 from tests.integration.test_features import (
+    BASE,
     assert_same,
     insert_batch,
     label,
@@ -68,27 +69,54 @@ def follower_mode(conn: psycopg.Connection[Any]) -> None:
     feature_store.set_compute_mode(conn, "follower")
 
 
+def rolled_back_batch(conn: psycopg.Connection[Any], rows: int) -> None:
+    """A batch whose transaction rolls back after its insert: its ids are never used, and
+    the table's ids have a gap (a producer's failed batch, a lost connection)."""
+    conn.execute(
+        "insert into ingest.transactions (trans_num, transacted_at, card_token, card_last4,"
+        " amount, merchant, category, merchant_lat, merchant_long, payload_sha256, source)"
+        " select 'rolled-back-' || g, %s, repeat('a', 64), '0000', 1, 'm', 'c', 0, 0,"
+        " repeat('f', 64), 'csv' from generate_series(1, %s) as g", (BASE, rows))
+    conn.rollback()
+
+
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=plan_strategy, steps=st.lists(st.one_of(st.none(), st.integers(1, 9)),
-                                          min_size=6, max_size=6))
-def test_follower_steps_of_any_size_equal_the_reference(db_url: str, plan, steps) -> None:
+                                          min_size=6, max_size=6),
+       gaps=st.lists(st.integers(0, 25), min_size=6, max_size=6))
+def test_follower_steps_of_any_size_equal_the_reference(db_url: str, plan, steps,
+                                                        gaps) -> None:
     """Batches and labels as in test_features, with follower steps of random sizes (or
-    none) between them: a row waits without features or a place in the queue until a step
-    reaches it, then holds the reference's values; every row is queued exactly once."""
+    none) between them, and rolled-back batches leaving gaps in the ids (wider than a
+    step, often): a row waits without features or a place in the queue until a step
+    reaches it, then holds the reference's values; every row is queued exactly once; a
+    step of n rows computes n of the waiting rows, or all of them when fewer wait, so a
+    follower that stops on a step computing none stops only when none waits."""
     with psycopg.connect(db_url) as conn:
         model = reset(conn)
         follower_mode(conn)
-        for serial, ((batch, labels), step) in enumerate(zip(plan, steps[:len(plan)], strict=True)):
+        for serial, ((batch, labels), step, gap) in enumerate(
+                zip(plan, steps[:len(plan)], gaps[:len(plan)], strict=True)):
+            if gap:
+                rolled_back_batch(conn, gap)
             insert_batch(conn, batch, serial)
             for pick, value, at in labels:
                 label(conn, model, pick, value, at)
             if step is not None:
-                feature_store.compute_pending(conn, step)
+                waiting = feature_store.compute_mode(conn).waiting
+                assert feature_store.compute_pending(conn, step)[0] == min(step, waiting)
+                assert feature_store.compute_mode(conn).waiting == waiting - min(step, waiting)
             now = counts(conn)
             assert now["features_without_queue"] == 0 and now["missed_below_through"] == 0
             assert now["with_features"] == now["queued"] <= now["stored"]
+        if gaps[len(plan) - 1]:
+            rolled_back_batch(conn, gaps[len(plan) - 1])
+        # What `pgfraud features follow --once` runs, in steps of one row: to the end.
+        feature_store.follow(conn, batch_rows=1, once=True)
+        assert feature_store.compute_mode(conn).waiting == 0
         computed, _ = feature_store.compute_pending(conn, None)
+        assert computed == 0
         assert feature_store.compute_pending(conn, None) == (0, _)
         done = counts(conn)
         assert done["stored"] == done["with_features"] == done["queued"]

@@ -1,7 +1,7 @@
 -- The feature follower (features.compute_mode = 'follower'; docs/features.md).
 --
 -- features.compute_pending(max_rows) computes the features of the stored rows after the
--- card windows' through_id, in id order, at most max_rows ids of them, queues them for
+-- card windows' through_id, in id order, at most max_rows of them, queues them for
 -- scoring and moves through_id, all in the caller's transaction:
 --   * One computation at a time: the through_id row is locked (FOR UPDATE) first, so a
 --     second caller waits and then starts where the first one stopped.
@@ -22,7 +22,16 @@
 --     definition's values, which compute_batch's equal): such a row keeps both, and the
 --     step goes on (revision 0026; before it, the unique violation failed every later
 --     step, and the API's requests with them). computed counts the stored rows the step
---     covered, so a loop that stops on 0 stops only when none waits.
+--     covered.
+--   * Rows, not ids: a step covers the next max_rows stored rows, or all of them when
+--     fewer wait, so it computes none only when none waits, and a loop that stops on 0
+--     stops only then. Ids have gaps: a batch whose transaction rolled back used its
+--     ids and stored nothing. Until revision 0027 a step covered the next max_rows ids,
+--     and one over a gap that wide computed nothing with rows waiting beyond it:
+--     `pgfraud features follow --once` stopped there and the loop slept a turn per
+--     empty step. Finding the step's last id reads at most max_rows keys of the
+--     primary key (an index-only scan: 0.5-1.4 ms for 5,000 at 2M stored rows, against
+--     ~150 ms for the step), and none when the waiting ids span no more than that.
 -- The HTTP API calls it with no limit in its own transaction after storing a request's
 -- row, so the row (and every row stored before it) has features when it is scored.
 -- In 'ingest' mode every stored row already has features: it computes nothing.
@@ -54,11 +63,19 @@ begin
     select max(t.transaction_id) into v_to from ingest.transactions as t;
     computed := 0;
     through_id := v_from;
-    -- (least() skips a NULL: an empty table must stop here, not compute ids to come.)
+    -- An empty table, or none after through_id: nothing to compute.
     if v_to is null or v_to <= v_from then
         return;
     end if;
-    v_to := least(v_to, v_from + p_max_rows);
+    -- The max_rows-th stored id after v_from (the rows up to v_to have all committed).
+    if p_max_rows is not null and v_to - v_from > p_max_rows then
+        select max(n.transaction_id) into v_to
+        from (select t.transaction_id
+              from ingest.transactions as t
+              where t.transaction_id > v_from and t.transaction_id <= v_to
+              order by t.transaction_id
+              limit p_max_rows) as n;
+    end if;
     -- A plain insert unless a row of the range already has features (one index probe):
     -- ON CONFLICT looks every key up before it inserts (5,000 rows into a table of 2M:
     -- 14.0 ms against 7.3 plain, about 5 % of a step).
@@ -90,7 +107,7 @@ $$;
 
 comment on function features.compute_pending(integer) is
     'Compute, store and queue for scoring the features of the stored rows after the card '
-    'windows'' through_id, in id order (at most max_rows ids; NULL: all). The feature '
+    'windows'' through_id, in id order (at most max_rows rows; NULL: all). The feature '
     'follower''s step (features.compute_mode = ''follower'').';
 
 revoke all on function features.compute_pending(integer) from public;
